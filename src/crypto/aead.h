@@ -1,0 +1,24 @@
+// Authenticated encryption of repository objects with AES-256-GCM (OpenSSL EVP).
+// Each sealed message uses a fresh 32-byte random salt to derive a one-time subkey
+// (HMAC-SHA-256(key, "bulwark-aead-v1" || salt)), so a (key, nonce) pair is never reused no
+// matter how many messages a repository holds. Stateless functions; safe from any thread.
+#pragma once
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "crypto/keys.h"
+
+namespace bulwark::crypto {
+
+// Sealed layout: version (1 byte, = 1) | salt (32) | ciphertext | GCM tag (16).
+inline constexpr size_t kSealOverhead = 1 + 32 + 16;
+
+// Encrypts `plaintext`, binding `associated_data` (not stored) into the tag.
+Bytes Seal(const SecretKey& key, ByteView plaintext, ByteView associated_data = {});
+// Appends the sealed form to `out` (avoids a copy when building packs).
+void SealAppend(const SecretKey& key, ByteView plaintext, ByteView associated_data, Bytes& out);
+
+// Decrypts and authenticates. Any modification, truncation or wrong key gives kIntegrity.
+Result<Bytes> Open(const SecretKey& key, ByteView sealed, ByteView associated_data = {});
+
+}  // namespace bulwark::crypto

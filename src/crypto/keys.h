@@ -1,0 +1,52 @@
+// Key material and key derivation: the repository master key (random), and Argon2id
+// (libsodium) to derive a key-encryption key from a passphrase. Pure functions and value
+// types; safe from any thread. Secret buffers are wiped on destruction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/result.h"
+
+namespace bulwark::crypto {
+
+// Fixed-size secret that zeroes itself (sodium_memzero) when destroyed.
+struct SecretKey {
+  std::array<uint8_t, 32> bytes{};
+  SecretKey() = default;
+  SecretKey(const SecretKey&) = default;
+  SecretKey& operator=(const SecretKey&) = default;
+  ~SecretKey();
+  ByteView view() const { return ByteView(bytes.data(), bytes.size()); }
+};
+
+// The repository's master key: encryption key for the AEAD, MAC key for chunk IDs, and a
+// seed for the chunker's gear table (so chunk boundaries do not leak content).
+struct MasterKey {
+  SecretKey encryption;
+  SecretKey mac;
+  SecretKey chunker_seed;
+
+  static MasterKey Random();
+  Bytes Serialize() const;  // 96 bytes
+  static Result<MasterKey> Parse(ByteView data);
+};
+
+struct Argon2Params {
+  uint64_t ops_limit = 3;             // iterations
+  uint64_t mem_limit = 64ull << 20;   // bytes
+};
+
+// Fills `out` with Argon2id(passphrase, salt). salt must be 16 bytes.
+Status DeriveKeyArgon2id(std::string_view passphrase, ByteView salt, const Argon2Params& params,
+                         SecretKey& out);
+
+// Cryptographically secure random bytes (libsodium randombytes_buf).
+void RandomBytes(MutableByteView out);
+Bytes RandomBytes(size_t n);
+
+// Constant-time comparison.
+bool ConstantTimeEqual(ByteView a, ByteView b);
+
+}  // namespace bulwark::crypto

@@ -1,0 +1,63 @@
+// BlobWriter: the storing half of the backup pipeline. Callers hand it plaintext blobs with
+// their IDs; it deduplicates (against the index and blobs added earlier), compresses and
+// encrypts on a worker pool, assembles packs, uploads them in parallel and writes index files.
+// Memory is bounded by WriterOptions, not by input size: Add blocks when queues are full.
+// Add and Known are safe from many threads at once; Flush is called once, by one thread,
+// after every Add has returned.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "repo/repository.h"
+
+namespace bulwark::repo {
+
+struct WriterOptions {
+  int workers = 0;                     // compress+encrypt threads; 0 = hardware concurrency
+  int uploaders = 2;                   // concurrent pack uploads
+  size_t max_queued_bytes = 64u << 20; // plaintext waiting for workers
+  uint32_t packs_per_index = 64;       // write an index file every N packs (crash progress)
+};
+
+struct WriterStats {
+  uint64_t blobs_new = 0;
+  uint64_t blobs_duplicate = 0;
+  uint64_t bytes_new_raw = 0;       // plaintext bytes of new blobs
+  uint64_t bytes_new_stored = 0;    // sealed bytes of new blobs
+  uint64_t packs_written = 0;
+  uint64_t index_files_written = 0;
+};
+
+class BlobWriter {
+ public:
+  BlobWriter(Repository& repo, WriterOptions options);
+  // Without a successful Flush, queued blobs are dropped; packs already uploaded stay as
+  // unreferenced data for prune.
+  ~BlobWriter();
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  // Stores the blob unless the repository already has it in a usable pack or it was added
+  // before. Returns true if it was new. Fails only after an earlier asynchronous failure
+  // (e.g. an upload error), which it then reports.
+  Result<bool> Add(BlobType type, const Id& id, Bytes plaintext);
+  // Same, computing the ID (keyed hash) first.
+  Result<Id> Add(BlobType type, Bytes plaintext, bool* is_new = nullptr);
+  bool Known(BlobType type, const Id& id) const;
+
+  // Waits for every queued blob, uploads the last packs and writes the remaining index
+  // entries. After ok, every added blob is durable and indexed (and in repo.index()).
+  Status Flush();
+
+  WriterStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bulwark::repo

@@ -1,0 +1,49 @@
+// Pack format: many sealed blobs followed by a sealed header and its length, stored under
+// data/xx/<sha256 of the pack>. PackBuilder assembles one pack in memory (one thread);
+// the parse functions are pure and safe from any thread.
+#pragma once
+
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "crypto/keys.h"
+#include "repo/index.h"
+
+namespace bulwark::repo {
+
+// Blob plaintext framing before sealing: 1 byte (0 = raw, 1 = zstd) + payload.
+// Associated data binds each sealed blob to its type and ID.
+Bytes BlobAssociatedData(BlobType type, const Id& id);
+
+// Compresses (when it pays) and seals one blob, appending to `out`. Returns sealed length.
+size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView plaintext,
+                  int zstd_level, Bytes& out);
+// Opens, decompresses and length-checks one sealed blob (kIntegrity on any mismatch).
+Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id,
+                         ByteView sealed, uint32_t raw_length);
+
+class PackBuilder {
+ public:
+  explicit PackBuilder(const crypto::SecretKey* key) : key_(key) {}
+  // Appends an already sealed blob.
+  void AddSealed(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length);
+  size_t size() const { return data_.size(); }
+  size_t count() const { return blobs_.size(); }
+  // Appends the sealed header; returns the pack bytes and its entries (pack ID filled in).
+  std::pair<Bytes, IndexedPack> Finish();
+
+ private:
+  const crypto::SecretKey* key_;
+  Bytes data_;
+  std::vector<IndexedBlob> blobs_;
+};
+
+// Reads the header from the last bytes of a pack (the whole pack, or a tail that contains
+// the header): checks lengths, decrypts, and validates every entry against pack_size.
+Result<std::vector<IndexedBlob>> ParsePackHeader(const crypto::SecretKey& key, ByteView tail,
+                                                 uint64_t pack_size);
+// How many trailing bytes to fetch to be likely to get the whole header in one read.
+inline constexpr size_t kPackTailGuess = 64 * 1024;
+
+}  // namespace bulwark::repo

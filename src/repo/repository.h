@@ -1,0 +1,89 @@
+// Repository: an opened repository (backend + master key + config + loaded index).
+// Init/Open create it; afterwards it is shared by all threads of a command: every const
+// method and LoadBlob/SaveObject/LoadObject are safe to call concurrently. ReloadIndex must
+// not run concurrently with readers of index().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chunk/chunker.h"
+#include "core/result.h"
+#include "crypto/keys.h"
+#include "repo/index.h"
+#include "repo/types.h"
+#include "storage/backend.h"
+
+namespace bulwark::repo {
+
+// Stored encrypted under "config" (written once by init).
+struct RepoConfig {
+  uint32_t version = 1;
+  Id repository_id;
+  chunk::ChunkerParams chunker;
+  int compression_level = 3;          // zstd level for new blobs
+  uint32_t pack_size = 16u << 20;     // target pack size in bytes
+};
+
+struct InitOptions {
+  RepoConfig config;                  // repository_id is filled in by Init
+  crypto::Argon2Params kdf;
+  std::string key_user;               // label of the first key slot (e.g. user@host)
+};
+
+class Repository {
+ public:
+  // Creates a new repository; refuses (kAlreadyExists) if "config" already exists.
+  static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<storage::Backend> backend,
+                                                  std::string_view passphrase,
+                                                  const InitOptions& options);
+  // Opens an existing repository: kNoRepository if there is none at that location,
+  // kWrongPassword if no key slot opens with this passphrase. Does not load the index.
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<storage::Backend> backend,
+                                                  std::string_view passphrase);
+
+  storage::Backend& backend() { return *backend_; }
+  const crypto::MasterKey& key() const { return key_; }
+  const RepoConfig& config() const { return config_; }
+  const chunk::GearTable& gear() const { return gear_; }
+  const Id& key_slot_id() const { return key_slot_id_; }  // slot that opened this session
+
+  // Loads every index file and deletion record. Call before using index() or LoadBlob.
+  Status LoadIndex();
+  const Index& index() const { return index_; }
+  Index& mutable_index() { return index_; }
+
+  // Chunk ID of plaintext: HMAC-SHA-256 with the repository MAC key.
+  Id BlobId(ByteView plaintext) const;
+
+  // Reads one blob: fetches its range, decrypts, decompresses, and checks that its keyed
+  // hash equals `id` (kIntegrity otherwise, naming the pack).
+  Result<Bytes> LoadBlob(BlobType type, const Id& id) const;
+  // Decodes a sealed blob already fetched (restore fetches whole pack ranges itself).
+  Result<Bytes> DecodeBlob(BlobType type, const Id& id, ByteView sealed) const;
+
+  // Stand-alone objects: sealed, stored create-only under ObjectPrefix(kind)/sha256(stored).
+  Result<Id> SaveObject(ObjectKind kind, ByteView plaintext);
+  Result<Bytes> LoadObject(ObjectKind kind, const Id& id) const;
+  Result<std::vector<Id>> ListObjects(ObjectKind kind) const;
+  Status RemoveObject(ObjectKind kind, const Id& id);
+  // Resolves a unique hex prefix of an object ID (e.g. a snapshot ID given on the CLI).
+  Result<Id> ResolvePrefix(ObjectKind kind, std::string_view prefix) const;
+
+  // Seal/Open with the repository encryption key, for objects with other naming (audit, keys
+  // use their own; the config object).
+  Bytes SealWithMasterKey(ByteView plaintext, ByteView associated_data) const;
+  Result<Bytes> OpenWithMasterKey(ByteView sealed, ByteView associated_data) const;
+
+ private:
+  Repository() = default;
+  std::unique_ptr<storage::Backend> backend_;
+  crypto::MasterKey key_;
+  RepoConfig config_;
+  chunk::GearTable gear_{};
+  Id key_slot_id_;
+  Index index_;
+};
+
+}  // namespace bulwark::repo

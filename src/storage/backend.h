@@ -1,0 +1,60 @@
+// Backend: a dumb object store holding immutable objects under slash-separated keys
+// (e.g. "data/ab/ab12..."). Implementations: local filesystem (storage/local), S3
+// (storage/s3). Nothing above this layer knows which one it has. All methods are safe to
+// call concurrently from many threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+
+namespace bulwark::storage {
+
+struct ObjectInfo {
+  std::string key;        // full key relative to the repository root
+  uint64_t size = 0;
+  int64_t mtime_unix = 0;  // last-modified time, seconds since the epoch
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Creates `key` with `data`, atomically: readers see either nothing or the whole object,
+  // never a partial one, and the object is durable when this returns ok. Never overwrites:
+  // if `key` exists, returns kAlreadyExists and leaves the existing object untouched.
+  virtual Status Put(const std::string& key, ByteView data) = 0;
+
+  // Whole object. kNotFound if absent.
+  virtual Result<Bytes> Get(const std::string& key) = 0;
+
+  // `length` bytes from `offset`. kNotFound if absent; kIntegrity if the object is shorter
+  // than offset + length (truncated).
+  virtual Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) = 0;
+
+  // Every object whose key starts with `prefix` (e.g. "snapshots/"), in no particular order.
+  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
+
+  // Object size and time; kNotFound if absent.
+  virtual Result<ObjectInfo> Stat(const std::string& key) = 0;
+
+  // Deletes `key`. Deleting an absent object is ok (idempotent).
+  virtual Status Remove(const std::string& key) = 0;
+
+  // Whether the repository's root location exists at all (used to tell "no repository").
+  virtual Result<bool> RootExists() = 0;
+  // Creates the root location (directory or bucket) if missing.
+  virtual Status CreateRoot() = 0;
+
+  // Human-readable location for messages and audit records, with no credentials.
+  virtual std::string Location() const = 0;
+};
+
+// Opens a backend from a repository URL: a path, file:///path, or (later) s3://bucket/prefix.
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url);
+
+}  // namespace bulwark::storage
