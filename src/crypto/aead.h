@@ -11,6 +11,8 @@
 namespace bulwark::crypto {
 
 // Sealed layout: version (1 byte, = 1) | salt (32) | ciphertext | GCM tag (16).
+// GCM runs under the subkey with a 12-byte all-zero nonce (each subkey encrypts one message)
+// and GCM associated data = version byte || associated_data.
 inline constexpr size_t kSealOverhead = 1 + 32 + 16;
 
 // Encrypts `plaintext`, binding `associated_data` (not stored) into the tag.
