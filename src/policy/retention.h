@@ -15,8 +15,8 @@
 namespace bulwark::policy {
 
 // A calendar duration such as "90d", "12h", "2w", "1y2m" (y = years, m = months, w = weeks,
-// d = days, h = hours). Months and years are calendar units: subtracting "1m" from March 31
-// gives the last instant that is still "one month" back (restic's AddDate semantics, UTC).
+// d = days, h = hours). Months and years are calendar units; the day of month is clamped to
+// the target month (March 31 minus "1m" is February 28 or 29), all in UTC.
 struct Duration {
   int years = 0;
   int months = 0;
