@@ -1,0 +1,614 @@
+#include "sources/files/restore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "core/cancel.h"
+#include "core/thread_pool.h"
+#include "repo/tree.h"
+#include "sources/files/fs_util.h"
+#include "sources/files/list.h"
+
+namespace bulwark::sources::files {
+
+namespace {
+
+using repo::Node;
+using repo::NodeType;
+
+// A batch is planned and executed as a unit (files created, packs fetched, files renamed);
+// the limits bound the memory the plan takes however many files the snapshot holds.
+constexpr size_t kBatchBlobUses = 256 * 1024;
+constexpr size_t kBatchFiles = 64 * 1024;
+// Nearby blobs of one pack are fetched in one range read when the gap between them is small;
+// a range never exceeds kMaxRange, which with the worker count bounds fetch memory.
+constexpr uint64_t kMaxRange = 8u << 20;
+constexpr uint64_t kMaxGap = 256u << 10;
+constexpr size_t kFilesPerCreateTask = 128;
+
+// One regular file being restored in the current batch.
+struct FileTask {
+  std::string path;       // final path under the target
+  std::string temp_path;  // where it is written until complete
+  std::string snap_path;  // for messages
+  Node meta;              // content cleared
+  uint64_t size = 0;
+  std::atomic<int64_t> remaining{0};  // blob writes still to do
+  std::atomic<bool> damaged{false};
+  std::atomic<bool> failed{false};  // could not be written (already reported)
+  bool created = false;
+  bool ok = false;  // renamed into place
+  std::mutex mu;
+  std::string damage;  // first damage reason
+};
+
+// One place a blob's plaintext goes.
+struct BlobUse {
+  uint32_t offset;
+  uint32_t length;
+  uint32_t raw_length;
+  Id id;
+  FileTask* file;
+  uint64_t file_offset;
+};
+
+struct LinkKey {
+  uint64_t device;
+  uint64_t inode;
+  auto operator<=>(const LinkKey&) const = default;
+};
+
+// First restored path of a hard-linked inode.
+struct Primary {
+  std::string path;
+  enum State { kPending, kOk, kFailed } state = kPending;
+};
+
+struct PendingLink {
+  std::string path;
+  std::string snap_path;
+  LinkKey key;
+};
+
+// A directory on the path from the restore root to the current node, created lazily (with an
+// include filter, only directories leading to included nodes are created).
+struct ChainDir {
+  std::string path;
+  Node meta;
+  bool created = false;
+  bool failed = false;
+};
+
+class Restorer {
+ public:
+  Restorer(repo::Repository& repo, const repo::Snapshot& snapshot,
+           const FilesRestoreOptions& options)
+      : repo_(repo),
+        snapshot_(snapshot),
+        options_(options),
+        progress_(options.progress),
+        is_root_(::geteuid() == 0),
+        workers_(options.workers > 0 ? options.workers
+                                     : std::max(4, 2 * ThreadPool::DefaultThreads())),
+        pool_(workers_, static_cast<size_t>(workers_) * 2) {}
+
+  Result<FilesRestoreResult> Run() {
+    if (options_.target.empty()) return Error(ErrorCode::kUsage, "no restore target given");
+    BW_RETURN_IF_ERROR(MakeDirs(options_.target));
+    BW_ASSIGN_OR_RETURN(auto parts, SplitSnapshotPath(options_.subpath));
+    std::string snap_root = "/";
+    for (const auto& p : parts) snap_root = JoinPath(snap_root, p);
+    BW_ASSIGN_OR_RETURN(Node start, FindNode(repo_, snapshot_, snap_root));
+
+    std::vector<ChainDir> chain;
+    Status walked;
+    if (start.type == NodeType::kDir) {
+      bool included = options_.includes.empty() ||
+                      (!parts.empty() && MatchesAny(options_.includes, start.name, snap_root));
+      walked = Walk(start.subtree, snap_root, options_.target, included, chain);
+    } else if (options_.includes.empty() || MatchesAny(options_.includes, start.name, snap_root)) {
+      walked = RestoreNode(start, snap_root, JoinPath(options_.target, start.name));
+    }
+    if (walked.ok()) walked = FlushBatch();
+    if (!walked.ok()) {
+      AbandonBatch();
+      return walked.error();
+    }
+    // Directory metadata last and deepest first (reverse creation order), so creating
+    // entries inside them no longer changes their times and read-only modes do not get in
+    // the way.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetMetadata(it->first, it->second);
+    if (progress_ != nullptr) progress_->totals_final.store(true);
+
+    UniqueFd fd(::open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid() || ::syncfs(fd.get()) != 0) {
+      return ErrnoError("syncing restored data in " + options_.target, errno);
+    }
+    std::sort(result_.damaged.begin(), result_.damaged.end());
+    std::sort(result_.errors.begin(), result_.errors.end());
+    return std::move(result_);
+  }
+
+ private:
+  bool Stopped() const { return stop_.load(std::memory_order_relaxed) || CancelRequested(); }
+
+  void Fail(Error e) {
+    std::lock_guard lock(mu_);
+    if (!fatal_) fatal_ = std::move(e);
+    stop_.store(true);
+  }
+
+  Status StopStatus() {
+    std::lock_guard lock(mu_);
+    if (fatal_) return *fatal_;
+    if (CancelRequested()) return Error(ErrorCode::kCancelled, "restore cancelled");
+    return Status::Ok();
+  }
+
+  void RecordError(const std::string& path, const std::string& reason) {
+    if (progress_ != nullptr) progress_->errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    result_.errors.push_back(path + ": " + reason);
+  }
+
+  void RecordDamage(const std::string& path, const std::string& reason) {
+    if (progress_ != nullptr) progress_->errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    result_.damaged.push_back(path + ": " + reason);
+  }
+
+  static Status MakeDirs(const std::string& path) {
+    std::string partial;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+      pos = path.find('/', pos + 1);
+      partial = path.substr(0, pos);
+      if (partial.empty()) continue;
+      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoError("creating " + partial, errno);
+      }
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return ErrnoError("restore target " + path, errno);
+    if (!S_ISDIR(st.st_mode)) return Error(ErrorCode::kUsage, path + " is not a directory");
+    return Status::Ok();
+  }
+
+  // Removes a non-directory at `path` so a node of another kind can be created there.
+  static void ClearPath(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) ::unlink(path.c_str());
+  }
+
+  // Owner (as root, by numeric ID), mode (not for symlinks), then times, without following
+  // symlinks. With fd >= 0 the file is addressed by its descriptor.
+  void SetMetadata(const std::string& path, const Node& meta, int fd = -1) {
+    const bool symlink = meta.type == NodeType::kSymlink;
+    if (is_root_) {
+      int rc =
+          fd >= 0 ? ::fchown(fd, meta.uid, meta.gid) : ::lchown(path.c_str(), meta.uid, meta.gid);
+      if (rc != 0) RecordError(path, std::string("chown: ") + std::strerror(errno));
+    }
+    if (!symlink) {
+      int rc = fd >= 0 ? ::fchmod(fd, meta.mode) : ::chmod(path.c_str(), meta.mode);
+      if (rc != 0) RecordError(path, std::string("chmod: ") + std::strerror(errno));
+    }
+    struct timespec times[2] = {NsTimespec(meta.atime_ns), NsTimespec(meta.mtime_ns)};
+    int rc = fd >= 0 ? ::futimens(fd, times)
+                     : ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) RecordError(path, std::string("setting times: ") + std::strerror(errno));
+  }
+
+  // Creates every directory of the chain not created yet; false if one cannot be.
+  bool EnsureChain(std::vector<ChainDir>& chain) {
+    for (auto& d : chain) {
+      if (d.failed) return false;
+      if (d.created) continue;
+      if (::mkdir(d.path.c_str(), 0700) != 0) {
+        int err = errno;
+        struct stat st;
+        if (err == EEXIST && ::lstat(d.path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+          ::unlink(d.path.c_str());
+          err = ::mkdir(d.path.c_str(), 0700) == 0 ? 0 : errno;
+        } else if (err == EEXIST) {
+          err = 0;
+        }
+        if (err != 0) {
+          if (err == ENOSPC || err == EDQUOT) Fail(ErrnoError("creating " + d.path, err));
+          RecordError(d.path, std::strerror(err));
+          d.failed = true;
+          return false;
+        }
+      }
+      d.created = true;
+      ++result_.dirs;
+      dirs_.emplace_back(d.path, d.meta);
+    }
+    return true;
+  }
+
+  Status Walk(const Id& tree_id, const std::string& snap_dir, const std::string& target_dir,
+              bool included, std::vector<ChainDir>& chain) {
+    auto tree = LoadTree(repo_, tree_id);
+    if (!tree.ok()) {
+      if (tree.error().code() == ErrorCode::kNotFound ||
+          tree.error().code() == ErrorCode::kIntegrity) {
+        RecordDamage(snap_dir, "directory listing lost: " + tree.error().message());
+        return Status::Ok();
+      }
+      return tree.error();
+    }
+    for (auto& node : tree->nodes) {
+      if (Stopped()) return StopStatus();
+      const std::string snap_path = JoinPath(snap_dir, node.name);
+      const std::string path = JoinPath(target_dir, node.name);
+      const bool inc = included || options_.includes.empty() ||
+                       MatchesAny(options_.includes, node.name, snap_path);
+      if (node.type == NodeType::kDir) {
+        ChainDir d{path, node, false, false};
+        d.meta.content.clear();
+        chain.push_back(std::move(d));
+        if (inc) EnsureChain(chain);
+        if (!chain.back().failed) {
+          BW_RETURN_IF_ERROR(Walk(node.subtree, snap_path, path, inc, chain));
+        }
+        chain.pop_back();
+      } else if (inc) {
+        if (!EnsureChain(chain)) continue;
+        BW_RETURN_IF_ERROR(RestoreNode(node, snap_path, path));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status RestoreNode(Node& node, const std::string& snap_path, const std::string& path) {
+    switch (node.type) {
+      case NodeType::kFile:
+        return PlanFile(node, snap_path, path);
+      case NodeType::kDir:
+        return Status::Ok();  // handled by Walk
+      case NodeType::kSymlink:
+        ClearPath(path);
+        if (::symlink(node.link_target.c_str(), path.c_str()) != 0) {
+          RecordError(path, std::string("creating symlink: ") + std::strerror(errno));
+          return Status::Ok();
+        }
+        break;
+      default: {
+        mode_t type = node.type == NodeType::kFifo       ? S_IFIFO
+                      : node.type == NodeType::kCharDev  ? S_IFCHR
+                      : node.type == NodeType::kBlockDev ? S_IFBLK
+                                                         : S_IFSOCK;
+        ClearPath(path);
+        if (::mknod(path.c_str(), type | 0600, static_cast<dev_t>(node.rdev)) != 0) {
+          RecordError(path, std::string("creating special file: ") + std::strerror(errno));
+          return Status::Ok();
+        }
+        break;
+      }
+    }
+    SetMetadata(path, node);
+    ++result_.others;
+    return Status::Ok();
+  }
+
+  Status PlanFile(Node& node, const std::string& snap_path, const std::string& path) {
+    std::optional<LinkKey> key;
+    if (node.links > 1) {
+      key = LinkKey{node.device, node.inode};
+      auto it = primaries_.find(*key);
+      if (it != primaries_.end()) {
+        links_.push_back({path, snap_path, *key});
+        return Status::Ok();
+      }
+    }
+    auto task = std::make_unique<FileTask>();
+    task->path = path;
+    task->snap_path = snap_path;
+    // Temporary names are short so they fit next to a 255-byte name's directory entry.
+    size_t slash = path.rfind('/');
+    task->temp_path = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) +
+                      ".bulwark-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(temp_counter_++) + ".tmp";
+    uint64_t offset = 0;
+    std::vector<std::pair<Id, BlobUse>> uses;
+    uses.reserve(node.content.size());
+    for (const Id& id : node.content) {
+      auto loc = repo_.index().Find(repo::BlobType::kData, id);
+      if (!loc) {
+        RecordDamage(snap_path, "data missing from the repository (blob " + id.ShortHex() +
+                                    " is in no index)");
+        if (key) primaries_[*key] = Primary{path, Primary::kFailed};
+        return Status::Ok();
+      }
+      uses.emplace_back(loc->pack,
+                        BlobUse{loc->offset, loc->length, loc->raw_length, id, task.get(), offset});
+      offset += loc->raw_length;
+    }
+    node.content.clear();
+    task->meta = std::move(node);
+    task->size = offset;
+    task->remaining.store(static_cast<int64_t>(uses.size()));
+    if (key) {
+      primaries_[*key] = Primary{path, Primary::kPending};
+      link_tasks_[task.get()] = *key;
+    }
+    for (auto& [pack, use] : uses) plan_[pack].push_back(use);
+    batch_uses_ += uses.size();
+    if (progress_ != nullptr) {
+      progress_->files_total.fetch_add(1, std::memory_order_relaxed);
+      progress_->bytes_total.fetch_add(offset, std::memory_order_relaxed);
+    }
+    batch_.push_back(std::move(task));
+    if (batch_uses_ >= kBatchBlobUses || batch_.size() >= kBatchFiles) return FlushBatch();
+    return Status::Ok();
+  }
+
+  // --- batch execution (worker threads) ---
+
+  void CreateTemp(FileTask& f) {
+    UniqueFd fd(::open(f.temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno == EEXIST) {
+      ::unlink(f.temp_path.c_str());  // left over by an interrupted restore with our pid
+      fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    }
+    if (!fd.valid() || ::ftruncate(fd.get(), static_cast<off_t>(f.size)) != 0) {
+      int err = errno;
+      if (err == ENOSPC || err == EDQUOT) Fail(ErrnoError("creating " + f.path, err));
+      if (fd.valid()) ::unlink(f.temp_path.c_str());
+      RecordError(f.path, std::strerror(err));
+      f.failed = true;
+      return;
+    }
+    f.created = true;
+    if (f.remaining.load() == 0) Finalize(f, std::move(fd));
+  }
+
+  void MarkDamaged(FileTask& f, const std::string& reason) {
+    std::lock_guard lock(f.mu);
+    if (!f.damaged.exchange(true)) f.damage = reason;
+  }
+
+  void Done(FileTask& f, UniqueFd fd) {
+    if (f.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) Finalize(f, std::move(fd));
+  }
+
+  // Last write of a file: apply metadata and rename it into place, or drop it.
+  void Finalize(FileTask& f, UniqueFd fd) {
+    if (f.damaged.load() || f.failed.load() || Stopped()) {
+      fd.Reset();
+      if (f.created) ::unlink(f.temp_path.c_str());
+      if (f.damaged.load()) {
+        std::lock_guard lock(f.mu);
+        RecordDamage(f.snap_path, f.damage);
+      }
+      return;
+    }
+    if (!fd.valid()) fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      RecordError(f.path, std::strerror(errno));
+      ::unlink(f.temp_path.c_str());
+      return;
+    }
+    SetMetadata(f.path, f.meta, fd.get());
+    fd.Reset();
+    if (::rename(f.temp_path.c_str(), f.path.c_str()) != 0) {
+      RecordError(f.path, std::string("renaming into place: ") + std::strerror(errno));
+      ::unlink(f.temp_path.c_str());
+      return;
+    }
+    f.ok = true;
+    files_done_.fetch_add(1, std::memory_order_relaxed);
+    if (progress_ != nullptr) progress_->files_done.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void WriteUse(const BlobUse& use, ByteView plain) {
+    FileTask& f = *use.file;
+    UniqueFd fd;
+    if (!f.failed.load() && !f.damaged.load() && !Stopped()) {
+      // Files that were sparse keep their all-zero chunks as holes (the file was truncated
+      // to its full size, so they read back as zeros).
+      if (!(f.meta.sparse && IsAllZero(plain))) {
+        fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
+        Status s = fd.valid() ? WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset),
+                                         "writing " + f.path)
+                              : ErrnoError("opening " + f.temp_path, errno);
+        if (!s.ok()) {
+          if (s.error().code() == ErrorCode::kNoSpace) Fail(s.error());
+          if (!f.failed.exchange(true)) RecordError(f.path, s.error().message());
+        }
+      }
+      bytes_written_.fetch_add(plain.size(), std::memory_order_relaxed);
+      if (progress_ != nullptr) {
+        progress_->bytes_done.fetch_add(plain.size(), std::memory_order_relaxed);
+      }
+    }
+    Done(f, std::move(fd));
+  }
+
+  static std::string DamageReason(const Id& pack, const Error& e) {
+    if (e.code() == ErrorCode::kNotFound)
+      return "data missing (pack " + pack.ShortHex() + " not found)";
+    return "damaged data in pack " + pack.ShortHex();
+  }
+
+  // Fetches one range of a pack and writes every blob in it to all its places.
+  void RunRange(const Id& pack, const BlobUse* begin, const BlobUse* end) {
+    if (Stopped()) {
+      for (const BlobUse* u = begin; u != end; ++u) Done(*u->file, UniqueFd());
+      return;
+    }
+    const std::string key = repo::PackKey(pack);
+    uint64_t start = begin->offset;
+    uint64_t stop = 0;
+    for (const BlobUse* u = begin; u != end; ++u) {
+      stop = std::max<uint64_t>(stop, uint64_t{u->offset} + u->length);
+    }
+    auto range = repo_.backend().GetRange(key, start, stop - start);
+    for (const BlobUse* g = begin; g != end;) {
+      const BlobUse* gend = g;
+      while (gend != end && gend->offset == g->offset && gend->id == g->id) ++gend;
+      Result<Bytes> plain = Error(ErrorCode::kFailure, "");
+      if (range.ok()) {
+        plain = repo_.DecodeBlob(repo::BlobType::kData, g->id,
+                                 ByteView(range->data() + (g->offset - start), g->length));
+      } else {
+        // The range as a whole failed (e.g. a truncated pack): try the blob on its own so
+        // only the blobs that are really lost are reported.
+        auto one = repo_.backend().GetRange(key, g->offset, g->length);
+        plain = one.ok() ? repo_.DecodeBlob(repo::BlobType::kData, g->id, *one)
+                         : Result<Bytes>(one.error());
+      }
+      if (plain.ok() && plain->size() != g->raw_length) {
+        plain = Error(ErrorCode::kIntegrity, "length mismatch");
+      }
+      if (!plain.ok()) {
+        if (plain.error().code() != ErrorCode::kIntegrity &&
+            plain.error().code() != ErrorCode::kNotFound) {
+          // Not damage but a storage failure (I/O, network): the whole restore fails.
+          Fail(plain.error().Wrap("reading pack " + pack.ShortHex()));
+        }
+        for (const BlobUse* u = g; u != gend; ++u) {
+          MarkDamaged(*u->file, DamageReason(pack, plain.error()));
+          Done(*u->file, UniqueFd());
+        }
+      } else {
+        for (const BlobUse* u = g; u != gend; ++u) WriteUse(*u, *plain);
+      }
+      g = gend;
+    }
+  }
+
+  Status FlushBatch() {
+    if (batch_.empty() && links_.empty()) return Status::Ok();
+    // 1. Every file exists under its temporary name with its final size.
+    for (size_t i = 0; i < batch_.size(); i += kFilesPerCreateTask) {
+      size_t j = std::min(batch_.size(), i + kFilesPerCreateTask);
+      pool_.Submit([this, i, j] {
+        for (size_t k = i; k < j; ++k) {
+          if (Stopped()) {
+            batch_[k]->failed = true;
+            continue;
+          }
+          CreateTemp(*batch_[k]);
+        }
+      });
+    }
+    pool_.Wait();
+    // 2. Per pack, ranges of nearby blobs; each range is one task.
+    for (auto& [pack, uses] : plan_) {
+      std::sort(uses.begin(), uses.end(), [](const BlobUse& a, const BlobUse& b) {
+        return a.offset != b.offset ? a.offset < b.offset : a.file_offset < b.file_offset;
+      });
+      size_t i = 0;
+      while (i < uses.size()) {
+        uint64_t range_start = uses[i].offset;
+        uint64_t range_end = uint64_t{uses[i].offset} + uses[i].length;
+        size_t j = i + 1;
+        while (j < uses.size()) {
+          uint64_t s = uses[j].offset;
+          uint64_t e = std::max<uint64_t>(range_end, s + uses[j].length);
+          if (s > range_end + kMaxGap || e - range_start > kMaxRange) break;
+          range_end = e;
+          ++j;
+        }
+        const Id p = pack;
+        const BlobUse* b = uses.data() + i;
+        const BlobUse* e = uses.data() + j;
+        pool_.Submit([this, p, b, e] { RunRange(p, b, e); });
+        i = j;
+      }
+    }
+    pool_.Wait();
+    // 3. Hard links to files of this batch or earlier ones.
+    for (auto& [task, key] : link_tasks_) {
+      primaries_[key].state = task->ok ? Primary::kOk : Primary::kFailed;
+    }
+    for (const auto& link : links_) {
+      const Primary& p = primaries_[link.key];
+      if (p.state != Primary::kOk) {
+        RecordDamage(link.snap_path,
+                     "hard link to a file that could not be restored (" + p.path + ")");
+        continue;
+      }
+      ClearPath(link.path);
+      if (::link(p.path.c_str(), link.path.c_str()) != 0) {
+        RecordError(link.path, std::string("creating hard link: ") + std::strerror(errno));
+        continue;
+      }
+      files_done_.fetch_add(1, std::memory_order_relaxed);
+    }
+    links_.clear();
+    link_tasks_.clear();
+    AbandonBatch();
+    return StopStatus();
+  }
+
+  // Removes temporary files of a batch that did not complete (cancel, fatal error) and
+  // forgets the batch.
+  void AbandonBatch() {
+    pool_.Wait();
+    for (auto& f : batch_) {
+      if (f->created && !f->ok && f->remaining.load() > 0) ::unlink(f->temp_path.c_str());
+    }
+    batch_.clear();
+    plan_.clear();
+    batch_uses_ = 0;
+  }
+
+  repo::Repository& repo_;
+  const repo::Snapshot& snapshot_;
+  const FilesRestoreOptions& options_;
+  Progress* progress_;
+  const bool is_root_;
+  const int workers_;
+
+  std::mutex mu_;
+  FilesRestoreResult result_;
+  std::optional<Error> fatal_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> files_done_{0};
+
+  // Walker state.
+  std::vector<std::pair<std::string, Node>> dirs_;  // created directories, in creation order
+  std::map<LinkKey, Primary> primaries_;
+  std::vector<PendingLink> links_;
+  uint64_t temp_counter_ = 0;
+
+  // Current batch.
+  std::vector<std::unique_ptr<FileTask>> batch_;
+  std::map<Id, std::vector<BlobUse>> plan_;
+  std::map<FileTask*, LinkKey> link_tasks_;
+  size_t batch_uses_ = 0;
+
+  ThreadPool pool_;  // last: joined first
+
+ public:
+  uint64_t bytes_written() const { return bytes_written_.load(); }
+  uint64_t files_done() const { return files_done_.load(); }
+};
+
+}  // namespace
+
+Result<FilesRestoreResult> RestoreSnapshot(repo::Repository& repo, const repo::Snapshot& snapshot,
+                                           const FilesRestoreOptions& options) {
+  Restorer restorer(repo, snapshot, options);
+  auto r = restorer.Run();
+  if (!r.ok()) return r.error();
+  r->bytes_written = restorer.bytes_written();
+  r->files = restorer.files_done();
+  return r;
+}
+
+}  // namespace bulwark::sources::files
