@@ -1,0 +1,86 @@
+#include "cli/app.h"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "cli/output.h"
+#include "cli/signals.h"
+
+namespace bulwark::cli {
+
+int RunCli(int argc, char** argv) {
+  InstallSignalHandlers();
+  Context ctx;
+  CLI::App app{
+      "Bulwark: deduplicating, encrypted backup and disaster recovery for trading platforms",
+      "bulwark"};
+  app.require_subcommand(1);
+  // Global options are accepted before or after the subcommand.
+  app.fallthrough();
+  app.option_defaults()->always_capture_default(false);
+  app.set_version_flag("--version", std::string("bulwark ") + BULWARK_VERSION);
+  app.add_option("-r,--repo", ctx.global.repo,
+                 "Repository location: a path, file:///path (or BULWARK_REPOSITORY)");
+  app.add_option("--password-file", ctx.global.password_file,
+                 "File holding the repository passphrase (or BULWARK_PASSWORD_FILE, "
+                 "BULWARK_PASSWORD)");
+  app.add_option("--config", ctx.global.config_file,
+                 "TOML configuration file ([repository] url, password_file; [audit] operator, "
+                 "compliance_tags); flags override it");
+  app.add_option("--compliance-tag", ctx.global.compliance_tags,
+                 "Compliance tag recorded in audit records (repeatable)");
+  app.add_flag("--json", ctx.global.json, "Print machine-readable JSON on stdout");
+  app.add_flag("-q,--quiet", ctx.global.quiet, "Print no progress and no summaries");
+
+  RegisterInit(app, ctx);
+  RegisterBackup(app, ctx);
+  RegisterSnapshots(app, ctx);
+  RegisterLs(app, ctx);
+  RegisterRestore(app, ctx);
+  RegisterDump(app, ctx);
+  RegisterCheck(app, ctx);
+  RegisterForget(app, ctx);
+  RegisterPrune(app, ctx);
+  RegisterStats(app, ctx);
+  RegisterUnlock(app, ctx);
+  RegisterKey(app, ctx);
+  RegisterAudit(app, ctx);
+  RegisterVersion(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line naming the problem; usage errors are exit 2 whatever CLI11's own code is.
+    std::string what = e.what();
+    std::fprintf(stderr, "bulwark: %s (see `bulwark --help`)\n", what.c_str());
+    return 2;
+  }
+  if (Status st = ctx.Prepare(); !st.ok()) return ReportError(st.error());
+  if (!ctx.action) {
+    std::fprintf(stderr, "bulwark: no command given (see `bulwark --help`)\n");
+    return 2;
+  }
+  int rc = 0;
+  try {
+    rc = ctx.action();
+  } catch (const std::exception& e) {
+    // Layers return errors as values; this is a last line of defence so a bug still gives
+    // one line and exit 1 rather than a crash dump.
+    std::fprintf(stderr, "bulwark: internal error: %s\n", e.what());
+    rc = 1;
+  }
+  if (CancelSignal() != 0 && rc != 0) rc = 128 + CancelSignal();
+  return rc;
+}
+
+}  // namespace bulwark::cli

@@ -1,0 +1,27 @@
+// Registration of every subcommand with the CLI11 application. Each Register* function (one
+// per cmd_*.cc file) adds its subcommand and, when selected during parsing, stores the action
+// to run in ctx.action. Main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace bulwark::cli {
+
+void RegisterInit(CLI::App& app, Context& ctx);
+void RegisterBackup(CLI::App& app, Context& ctx);
+void RegisterSnapshots(CLI::App& app, Context& ctx);
+void RegisterLs(CLI::App& app, Context& ctx);
+void RegisterRestore(CLI::App& app, Context& ctx);
+void RegisterDump(CLI::App& app, Context& ctx);
+void RegisterCheck(CLI::App& app, Context& ctx);
+void RegisterForget(CLI::App& app, Context& ctx);
+void RegisterPrune(CLI::App& app, Context& ctx);
+void RegisterStats(CLI::App& app, Context& ctx);
+void RegisterUnlock(CLI::App& app, Context& ctx);
+void RegisterKey(CLI::App& app, Context& ctx);
+void RegisterAudit(CLI::App& app, Context& ctx);
+void RegisterVersion(CLI::App& app, Context& ctx);
+
+}  // namespace bulwark::cli

@@ -1,0 +1,85 @@
+// Context: the state every command shares — global flags, the optional TOML config file, and
+// how to find the repository and its passphrase (flag > environment > config > prompt).
+// Created by main(); used by one command on the main thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "crypto/keys.h"
+#include "repo/repository.h"
+#include "storage/backend.h"
+
+namespace bulwark::cli {
+
+struct GlobalOptions {
+  std::string repo;                          // --repo/-r
+  std::string password_file;                 // --password-file
+  std::string config_file;                   // --config
+  std::vector<std::string> compliance_tags;  // --compliance-tag (repeatable)
+  bool json = false;
+  bool quiet = false;
+};
+
+// What a --config TOML file may set. Unknown tables and keys are ignored (later issues add
+// components and schedules); known keys of the wrong type are errors.
+//   [repository] url = "...", password_file = "..."
+//   [audit] operator = "...", compliance_tags = ["SOX", ...]
+struct FileConfig {
+  std::string path;
+  std::string repository_url;
+  std::string password_file;
+  std::string operator_name;
+  std::vector<std::string> compliance_tags;
+};
+
+// kUsage naming the file and line on a syntax error or a key of the wrong type.
+Result<FileConfig> LoadConfigFile(const std::string& path);
+
+// Argon2id cost for new key slots: the default, or a cheap one when BULWARK_TEST_KDF=fast
+// (tests only; documented as unsafe).
+crypto::Argon2Params DefaultKdfParams();
+
+// "user@host" of this process.
+std::string CurrentUserAtHost();
+
+class Context {
+ public:
+  GlobalOptions global;
+  FileConfig config;
+  // Set by the selected subcommand's callback during parsing; run by main afterwards.
+  std::function<int()> action;
+
+  // Loads --config if given. Called once after parsing, before the action.
+  Status Prepare();
+
+  bool json() const { return global.json; }
+  bool quiet() const { return global.quiet; }
+
+  // Repository URL from --repo, BULWARK_REPOSITORY or the config; kUsage if none.
+  Result<std::string> RepositoryUrl() const;
+  Result<std::unique_ptr<storage::Backend>> OpenBackend() const;
+
+  // The passphrase from --password-file, BULWARK_PASSWORD_FILE, BULWARK_PASSWORD, the
+  // config's password_file, or a prompt on the terminal (asked twice with `confirm`).
+  Result<std::string> Passphrase(bool confirm = false);
+
+  // Opens the repository: kNoRepository before asking for a passphrase when there is none.
+  // The index is not loaded (commands that need it call LoadIndex).
+  Result<std::unique_ptr<repo::Repository>> OpenRepository();
+
+  // Operator recorded in audit records: BULWARK_OPERATOR (e.g. "automated_system"), the
+  // config's audit.operator, or user@host.
+  std::string Operator() const;
+  // --compliance-tag values, else the config's audit.compliance_tags.
+  std::vector<std::string> ComplianceTags() const;
+
+ private:
+  std::string passphrase_;
+  bool have_passphrase_ = false;
+};
+
+}  // namespace bulwark::cli
