@@ -17,15 +17,15 @@ build: deps
 run: build
 	@scripts/demo.sh $(BUILD_DIR)/bulwark
 
-test: build
+test: build fuzz
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	@bench/run.sh $(BUILD_DIR)/bulwark
 
 fuzz: deps
-	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DBULWARK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DBULWARK_FUZZ=ON -DBULWARK_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 
 format:
 	@find src tests bench fuzz -name '*.cc' -o -name '*.h' | xargs -r clang-format -i
