@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "crypto/keys.h"
 #include "repo/index.h"
+#include "storage/backend.h"
 
 namespace bulwark::repo {
 
@@ -20,14 +21,18 @@ Bytes BlobAssociatedData(BlobType type, const Id& id);
 size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView plaintext,
                   int zstd_level, Bytes& out);
 // Opens, decompresses and length-checks one sealed blob (kIntegrity on any mismatch).
-Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id,
-                         ByteView sealed, uint32_t raw_length);
+// raw_length = kUnknownRawLength skips the length check (the caller checks the hash).
+// Does not verify the keyed hash (Repository::LoadBlob/DecodeBlob do).
+inline constexpr uint32_t kUnknownRawLength = UINT32_MAX;
+Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
+                         uint32_t raw_length);
 
 class PackBuilder {
  public:
   explicit PackBuilder(const crypto::SecretKey* key) : key_(key) {}
   // Appends an already sealed blob.
   void AddSealed(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length);
+  void Reserve(size_t bytes) { data_.reserve(bytes); }
   size_t size() const { return data_.size(); }
   size_t count() const { return blobs_.size(); }
   // Appends the sealed header; returns the pack bytes and its entries (pack ID filled in).
@@ -45,5 +50,10 @@ Result<std::vector<IndexedBlob>> ParsePackHeader(const crypto::SecretKey& key, B
                                                  uint64_t pack_size);
 // How many trailing bytes to fetch to be likely to get the whole header in one read.
 inline constexpr size_t kPackTailGuess = 64 * 1024;
+
+// Fetches and parses the header of a stored pack (Stat, a tail read, and a second read if the
+// header is larger than kPackTailGuess). Errors name the pack.
+Result<std::vector<IndexedBlob>> ReadPackHeader(storage::Backend& backend,
+                                                const crypto::SecretKey& key, const Id& pack);
 
 }  // namespace bulwark::repo

@@ -14,14 +14,16 @@ namespace bulwark::repo {
 // snapshots (check, prune, ls) never downloads file data.
 enum class BlobType : uint8_t { kData = 0, kTree = 1 };
 
-// Stand-alone encrypted objects, each stored under "<prefix>/<sha256 of stored bytes>".
+// Stand-alone encrypted objects, each stored under ObjectKey(kind, id) =
+// ObjectPrefix(kind) + hex(sha256 of stored bytes); the prefix includes its trailing slash.
 enum class ObjectKind : uint8_t {
-  kSnapshot,   // "snapshots/"
-  kIndex,      // "index/"
-  kLock,       // "locks/"
-  kDeletion,   // "deletions/" (prune's two-phase delete records)
+  kSnapshot,  // "snapshots/"
+  kIndex,     // "index/"
+  kLock,      // "locks/"
+  kDeletion,  // "deletions/" (prune's two-phase delete records)
 };
 const char* ObjectPrefix(ObjectKind kind);
+std::string ObjectKey(ObjectKind kind, const Id& id);
 
 // Where a blob lives: pack, byte range of its sealed form, and its plaintext length.
 struct BlobLocation {

@@ -1,0 +1,80 @@
+// Shared fixtures for repo tests: a real temporary directory (removed afterwards) and a
+// repository in it with cheap Argon2 parameters so tests stay fast.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "repo/repository.h"
+#include "storage/local/local_backend.h"
+
+namespace bulwark::repo::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bulwark-repo-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    // Tests may make directories read-only; restore permissions so removal works.
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::add, ec);
+    }
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline InitOptions FastInitOptions() {
+  InitOptions o;
+  o.kdf.ops_limit = 1;
+  o.kdf.mem_limit = 8u << 20;
+  o.key_user = "tester";
+  return o;
+}
+
+inline std::unique_ptr<storage::Backend> LocalAt(const std::string& path) {
+  return std::make_unique<storage::LocalBackend>(path);
+}
+
+inline std::unique_ptr<Repository> MakeRepo(const std::string& path,
+                                            InitOptions options = FastInitOptions(),
+                                            std::string_view passphrase = "secret") {
+  auto repo = Repository::Init(LocalAt(path), passphrase, options);
+  if (!repo.ok()) {
+    ADD_FAILURE() << repo.error().message();
+    return nullptr;
+  }
+  return std::move(*repo);
+}
+
+// Flips one bit of a stored object, `offset_from_end` bytes before its end.
+inline void FlipByte(const std::string& file, long offset_from_end = -1) {
+  std::filesystem::permissions(file, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  FILE* f = std::fopen(file.c_str(), "r+b");
+  ASSERT_NE(f, nullptr) << file;
+  std::fseek(f, offset_from_end, SEEK_END);
+  int c = std::fgetc(f);
+  std::fseek(f, offset_from_end, SEEK_END);
+  std::fputc(c ^ 0x01, f);
+  std::fclose(f);
+}
+
+}  // namespace bulwark::repo::testing
