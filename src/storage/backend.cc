@@ -1,0 +1,39 @@
+#include "storage/backend.h"
+
+#include <filesystem>
+
+#include "storage/local/local_backend.h"
+
+namespace bulwark::storage {
+
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {
+  if (url.empty()) {
+    return Error(ErrorCode::kUsage, "no repository given: use --repo or set BULWARK_REPOSITORY");
+  }
+  std::string path;
+  if (url.starts_with("s3://")) {
+    return Error(ErrorCode::kUsage, "S3 repositories are not supported by this build yet");
+  }
+  if (url.starts_with("file://")) {
+    path = url.substr(7);
+    // file:///p and file://localhost/p name local paths; any other host is not local.
+    if (path.starts_with("localhost/")) path = path.substr(9);
+    if (path.empty() || path[0] != '/') {
+      return Error(ErrorCode::kUsage,
+                   "repository URL " + url + " must name an absolute local path (file:///path)");
+    }
+  } else if (url.find("://") != std::string::npos) {
+    return Error(ErrorCode::kUsage, "unsupported repository URL " + url +
+                                        " (use a path, file:///path or s3://bucket/prefix)");
+  } else {
+    path = url;
+  }
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) return Error(ErrorCode::kUsage, "bad repository path " + path + ": " + ec.message());
+  std::string root = abs.lexically_normal().string();
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return std::unique_ptr<Backend>(std::make_unique<LocalBackend>(root));
+}
+
+}  // namespace bulwark::storage
