@@ -368,8 +368,10 @@ class FilesBackup {
         child->index_in_parent = idx;
         child->path = path;
         dir->pending.fetch_add(1, std::memory_order_relaxed);
-        UniqueFd fd(::openat(dir->fd->get(), name.c_str(),
-                             O_RDONLY | O_DIRECTORY | O_CLOEXEC | (container ? 0 : O_NOFOLLOW)));
+        // O_NOATIME: listing a directory must not change what the next backup records.
+        const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (container ? 0 : O_NOFOLLOW);
+        UniqueFd fd(::openat(dir->fd->get(), name.c_str(), flags | O_NOATIME));
+        if (!fd.valid() && errno == EPERM) fd.Reset(::openat(dir->fd->get(), name.c_str(), flags));
         if (!fd.valid()) {
           // Kept as an empty directory with its metadata, so a restore recreates it.
           RecordError(path, std::strerror(errno));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -122,8 +123,10 @@ class TreeComparer {
     if (::lstat(b.c_str(), &sb) != 0) return diffs_.push_back(rel + ": missing in restore");
     if ((sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT)) return diffs_.push_back(rel + ": type");
     if (!S_ISLNK(sa.st_mode) && (sa.st_mode & 07777) != (sb.st_mode & 07777)) {
-      diffs_.push_back(rel + ": mode " + std::to_string(sa.st_mode & 07777) + " vs " +
-                       std::to_string(sb.st_mode & 07777));
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), ": mode %04o vs %04o", sa.st_mode & 07777,
+                    sb.st_mode & 07777);
+      diffs_.push_back(rel + buf);
     }
     if (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid) diffs_.push_back(rel + ": owner");
     bool check_mtime = !S_ISDIR(sa.st_mode) || (compare_dir_mtime && !top);

@@ -59,9 +59,15 @@ TEST_F(IncrementalTest, UnchangedFilesAreNotReadAgainAndChangesStoreOnlyNewChunk
   EXPECT_EQ(second->counters.files_unmodified, 21u);
   EXPECT_EQ(second->counters.files_new + second->counters.files_changed, 0u);
   EXPECT_EQ(second->counters.bytes_read, 0u);
-  EXPECT_EQ(second->counters.bytes_added, 0u);
+  // Only trees may be new (directory times above the source change as other files come
+  // and go in the temporary directory).
+  EXPECT_LT(second->counters.bytes_added, 16u << 10);
   EXPECT_EQ(second->counters.bytes_total, total);
-  EXPECT_EQ(second->snapshot.tree, first->snapshot.tree);
+  // The backup itself leaves the source's times alone (O_NOATIME), so its subtree is equal.
+  auto n1 = FindNode(*repo_, first->snapshot, src_);
+  auto n2 = FindNode(*repo_, second->snapshot, src_);
+  ASSERT_TRUE(n1.ok() && n2.ok());
+  EXPECT_EQ(n1->subtree, n2->subtree);
 
   // Change 100 bytes in the middle of the big file and add one new file.
   {

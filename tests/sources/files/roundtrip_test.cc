@@ -35,6 +35,7 @@ class RoundTripTest : public FilesRepoTest {
     WriteFile(s + "/" + long_name, std::string_view("long name"));
     // Deep nesting.
     std::string deep = s + "/deep";
+    ASSERT_EQ(::mkdir(deep.c_str(), 0755), 0);
     for (int i = 0; i < 48; ++i) {
       deep += "/level" + std::to_string(i);
       ASSERT_EQ(::mkdir(deep.c_str(), 0755), 0);
