@@ -26,11 +26,23 @@ struct LockInfo {
   std::string operation;
   int64_t created_unix_ns = 0;    // when the holder first took the lock
   int64_t refreshed_unix_ns = 0;  // when this object was written
-  bool stale = false;
+  std::string token;              // random, the same in every object of one holder
+  bool stale = false;             // computed by ListLocks, not stored
 };
 
 inline constexpr std::chrono::seconds kLockRefreshInterval{300};
 inline constexpr std::chrono::seconds kStaleAfter{1800};
+// The limits in force: kStaleAfter / kLockRefreshInterval unless the environment sets
+// BULWARK_LOCK_STALE_SECONDS / BULWARK_LOCK_REFRESH_SECONDS (read once; for tests). Without an
+// explicit refresh interval it is at most a third of the stale limit.
+std::chrono::seconds LockStaleAfter();
+std::chrono::seconds LockRefreshInterval();
+// Overrides both for the rest of the process (tests only); stale_after = 0 restores defaults.
+void SetLockTimingForTesting(std::chrono::seconds stale_after, std::chrono::seconds refresh);
+
+// Lock object plaintext (JSON). Decode is strict and meant for untrusted input.
+Bytes EncodeLock(const LockInfo& lock);
+Result<LockInfo> DecodeLock(ByteView plaintext);
 
 class RepoLock {
  public:
@@ -40,8 +52,10 @@ class RepoLock {
   ~RepoLock();  // releases
   Status Release();
   int64_t created_unix_ns() const;
-  // False once the refresh has failed for longer than the stale limit (the holder must then
-  // not commit anything that relies on the lock).
+  // False once the refresh has failed for longer than the stale limit (less one refresh
+  // interval, so the holder stops before others may call it stale), or once someone removed
+  // the lock (e.g. `bulwark unlock --all`). The holder must then not commit anything that
+  // relies on the lock.
   bool StillValid() const;
 
  private:
