@@ -19,6 +19,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source-path=SCRIPTDIR
 source "$HERE/lib.sh"
 
 ALL_PARTS=(files postgres redis s3)

@@ -17,7 +17,8 @@ inline constexpr size_t kSealOverhead = 1 + 32 + 16;
 
 // Encrypts `plaintext`, binding `associated_data` (not stored) into the tag.
 Bytes Seal(const SecretKey& key, ByteView plaintext, ByteView associated_data = {});
-// Appends the sealed form to `out` (avoids a copy when building packs).
+// Appends the sealed form to `out` (avoids a copy when building packs). `plaintext` must not
+// point into `out`, which may reallocate.
 void SealAppend(const SecretKey& key, ByteView plaintext, ByteView associated_data, Bytes& out);
 
 // Decrypts and authenticates. Any modification, truncation or wrong key gives kIntegrity.

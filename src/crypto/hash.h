@@ -23,6 +23,7 @@ class Sha256Stream {
   Sha256Stream(Sha256Stream&&) noexcept;
   Sha256Stream& operator=(Sha256Stream&&) noexcept;
   void Update(ByteView data);
+  // Returns the digest of everything since construction or the previous Finish, and resets.
   Id Finish();
 
  private:
