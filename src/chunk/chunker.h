@@ -4,12 +4,12 @@
 // per-repository seed so boundaries reveal nothing about content to someone without the key.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
-
-#include <sys/types.h>
 
 #include "core/bytes.h"
 

@@ -34,8 +34,8 @@ struct MasterKey {
 };
 
 struct Argon2Params {
-  uint64_t ops_limit = 3;             // iterations
-  uint64_t mem_limit = 64ull << 20;   // bytes
+  uint64_t ops_limit = 3;            // iterations
+  uint64_t mem_limit = 64ull << 20;  // bytes
 };
 
 // Fills `out` with Argon2id(passphrase, salt). salt must be 16 bytes.

@@ -15,7 +15,7 @@
 namespace bulwark::storage {
 
 struct ObjectInfo {
-  std::string key;        // full key relative to the repository root
+  std::string key;  // full key relative to the repository root
   uint64_t size = 0;
   int64_t mtime_unix = 0;  // last-modified time, seconds since the epoch
 };
