@@ -19,17 +19,22 @@ int ReportError(const Error& error, std::string_view context, std::string_view h
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
+  if (hint.empty() && error.code() == ErrorCode::kNoSpace) {
+    hint = "the storage is full; free space, then `bulwark prune` removes what was left over";
+  }
   if (!hint.empty()) {
     line += " (";
     line += hint;
     line += ")";
   }
+  std::fflush(stdout);  // keep the report's order when both streams go to one place
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
   return ExitCodeFor(error.code());
 }
 
 void PrintWarning(std::string_view message) {
+  std::fflush(stdout);
   std::fprintf(stderr, "bulwark: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 

@@ -20,8 +20,8 @@ random_file "$T/other/unrelated.bin" 1
 bw init --chunk-size 64KiB --pack-size 256KiB -q
 bw backup files "$SRC" --component victim -q
 bw backup files "$T/other" --component bystander -q
-victim=$(snapshot_ids | head -1)
-bystander=$(snapshot_ids | tail -1)
+victim=$(snapshot_ids | sed -n 1p)
+bystander=$(snapshot_ids | sed -n '$p')
 bw check --read-data -q
 cp -a "$REPO" "$T/pristine"
 

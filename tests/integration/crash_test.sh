@@ -31,7 +31,8 @@ verify_all() {  # check --read-data, then restore every snapshot and compare
   rm -rf "$T/verify"
 }
 
-pack_count() { find "$REPO/data" -type f 2>/dev/null | wc -l; }
+count_files() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
+pack_count() { count_files "$REPO/data"; }
 
 bw init --chunk-size 128KiB --pack-size 1MiB -q
 
@@ -77,7 +78,7 @@ for i in $(seq 1 16); do random_file "$T/v0/f$i.bin" 2; done
 backup_dir "$T/v0" churn
 prev=$T/v0
 round=0
-for moment in lock 0.05 0.3 deletion-record 1.0; do
+for moment in lock 0.05 0.15 0.3 deletion-record; do
   round=$((round + 1))
   cur=$T/v$round
   cp -a "$prev" "$cur"
@@ -91,12 +92,12 @@ for moment in lock 0.05 0.3 deletion-record 1.0; do
   prev=$cur
 
   log "prune round $round: kill -9 at '$moment'"
-  records_before=$(find "$REPO/deletions" -type f 2>/dev/null | wc -l)
+  records_before=$(count_files "$REPO/deletions")
   "$BIN" prune -q >"$T/prune.out" 2>&1 &
   pid=$!
   case $moment in
     lock) wait_for "[[ -n \"\$(ls -A '$REPO/locks' 2>/dev/null)\" ]] || ! kill -0 $pid 2>/dev/null" 30 || true ;;
-    deletion-record) wait_for "[[ \$(find '$REPO/deletions' -type f 2>/dev/null | wc -l) -gt $records_before ]] || ! kill -0 $pid 2>/dev/null" 60 || true ;;
+    deletion-record) wait_for "[[ \$(count_files '$REPO/deletions') -gt $records_before ]] || ! kill -0 $pid 2>/dev/null" 60 || true ;;
     *) sleep "$moment" ;;
   esac
   if kill -9 "$pid" 2>/dev/null; then
