@@ -544,8 +544,8 @@ Status Checker::CheckSnapshots() {
     a.component = ordered[i]->component;
     a.time = FormatTimeRfc3339(ordered[i]->time_unix_ns);
     Collect(ordered[i]->tree, "", a.paths);
-    Error_(fmt::format("snapshot {} (component {}, {}): {} damaged paths", a.snapshot.ShortHex(),
-                       a.component, a.time, a.paths.size()));
+    Error_(fmt::format("snapshot {} (component {}, {}): {} damaged path{}", a.snapshot.ShortHex(),
+                       a.component, a.time, a.paths.size(), a.paths.size() == 1 ? "" : "s"));
     report_.affected.push_back(std::move(a));
   }
   return Status::Ok();

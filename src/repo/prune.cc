@@ -84,6 +84,7 @@ class Pruner {
   PruneReport report_;
   std::unique_ptr<RepoLock> lock_;
   std::unordered_map<Id, StoredPack, IdHash> stored_;
+  uint64_t repack_written_ = 0;  // sealed bytes the repack stored again
   std::optional<BlobSet> used_;  // valid for the index and snapshots loaded at the start
 };
 
@@ -417,6 +418,7 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
     }
     BW_RETURN_IF_ERROR(writer.Flush());
     report_.index_files_written += writer.stats().index_files_written;
+    repack_written_ = writer.stats().bytes_new_stored;
   }
 
   // One consolidated index for every pack that stays, then the record. Only after both are
@@ -459,7 +461,10 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
   }
   BW_RETURN_IF_ERROR(repo_.LoadIndex());
   BW_ASSIGN_OR_RETURN(auto used_now, UsedBlobs());
-  return Sweep(record_id, record, used_now);
+  BW_RETURN_IF_ERROR(Sweep(record_id, record, used_now));
+  // Report net space: the repacked blobs were stored again.
+  report_.bytes_freed -= std::min(report_.bytes_freed, repack_written_);
+  return Status::Ok();
 }
 
 Result<PruneReport> Pruner::Run() {

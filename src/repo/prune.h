@@ -51,8 +51,8 @@ struct PruneReport {
   uint64_t packs_rescued = 0;    // condemned packs a late snapshot uses: kept, re-indexed
   uint64_t index_files_deleted = 0;
   uint64_t leftover_packs_deleted = 0;  // unindexed packs of killed backups
-  uint64_t bytes_freed = 0;
-  std::vector<std::string> messages;  // human-readable notes, e.g. pending deletions
+  uint64_t bytes_freed = 0;             // deleted bytes, less what repacking stored again
+  std::vector<std::string> messages;    // human-readable notes, e.g. pending deletions
 };
 
 // kLocked if another prune/check holds the exclusive lock; kIntegrity (changing nothing) when
