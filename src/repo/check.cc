@@ -89,6 +89,7 @@ class Checker {
   Status CheckPacks();
   Status CheckOnePack(const Id& pack, uint64_t size, bool read_data);
   void ComputeUnusable();
+  Status LoadSnapshots();
   Status CheckSnapshots();
   bool Usable(BlobType type, const Id& id) const;
   Result<Tree> LoadTree(const Id& id) const;
@@ -111,6 +112,7 @@ class Checker {
 
   // Tree walk state.
   enum class TreeState : uint8_t { kScanning, kClean, kDamagedBelow, kUnreadable };
+  std::vector<Snapshot> snapshots_;  // loaded before the index (see Run)
   std::unordered_map<Id, TreeState, IdHash> trees_;
   std::unordered_map<Id, std::string, IdHash> tree_errors_;
   struct BlobKeyLess {
@@ -481,7 +483,7 @@ void Checker::Collect(const Id& tree_id, const std::string& path, std::vector<st
   }
 }
 
-Status Checker::CheckSnapshots() {
+Status Checker::LoadSnapshots() {
   BW_ASSIGN_OR_RETURN(auto ids, repo_.ListObjects(ObjectKind::kSnapshot));
   std::vector<std::optional<Snapshot>> snaps(ids.size());
   std::vector<std::string> failures(ids.size());
@@ -502,12 +504,17 @@ Status Checker::CheckSnapshots() {
       a.unreadable = true;
       report_.affected.push_back(std::move(a));
     }
-    if (snaps[i]) ++report_.counters.snapshots;
+    if (snaps[i]) {
+      ++report_.counters.snapshots;
+      snapshots_.push_back(std::move(*snaps[i]));
+    }
   }
+  return Status::Ok();
+}
 
+Status Checker::CheckSnapshots() {
   std::vector<const Snapshot*> ordered;
-  for (const auto& s : snaps)
-    if (s) ordered.push_back(&*s);
+  for (const auto& s : snapshots_) ordered.push_back(&s);
   std::sort(ordered.begin(), ordered.end(), [](const Snapshot* a, const Snapshot* b) {
     return std::tie(a->time_unix_ns, a->id) < std::tie(b->time_unix_ns, b->id);
   });
@@ -570,6 +577,10 @@ Result<CheckReport> Checker::Run() {
     BW_ASSIGN_OR_RETURN(lock, RepoLock::Acquire(repo_, LockKind::kExclusive, "check"));
   }
 
+  // Snapshots first, then the index, then the pack listing: backups keep running during a
+  // check, and whatever a listed snapshot depends on was durable before it, so it is in the
+  // later listings. Snapshots saved after the listing are simply not checked this time.
+  BW_RETURN_IF_ERROR(LoadSnapshots());
   BW_RETURN_IF_ERROR(LoadIndexFiles());
   BW_RETURN_IF_ERROR(LoadDeletionRecords());
   BW_RETURN_IF_ERROR(CheckPacks());
