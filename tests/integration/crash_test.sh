@@ -67,6 +67,19 @@ wait "$pid" || code=$?
 grep -qi "interrupt" "$T/int.err" || fail "no interrupt message: $(cat "$T/int.err")"
 verify_all
 
+log "two SIGINTs: the second one exits at once"
+before=$(pack_count)
+"$BIN" backup files "$T/large" --component large -q >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+wait_for "[[ \$(pack_count) -ge $((before + 10)) ]] || ! kill -0 $pid 2>/dev/null" 120 ||
+  fail "backup made no progress"
+kill -INT "$pid" 2>/dev/null || fail "backup finished before SIGINT"
+kill -INT "$pid" 2>/dev/null || true
+code=0
+wait "$pid" || code=$?
+[[ $code -eq 130 ]] || { cat "$T/int.err" >&2; fail "doubly interrupted backup exited $code"; }
+verify_all
+
 log "a re-run of the backup completes"
 backup_dir "$T/large" large
 verify_all
