@@ -138,7 +138,9 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
   Error config_error(ErrorCode::kIntegrity, "");
   // A slot "opens" only if its master key also opens the config: an orphan slot from a
   // crashed init could otherwise shadow the real one.
+  bool passphrase_fits = false;
   auto accept = [&](const crypto::MasterKey& master) {
+    passphrase_fits = true;
     auto plain = crypto::Open(master.encryption, *config_bytes, AsBytes(kConfigAad));
     if (!plain.ok()) return false;
     auto c = ConfigFromJson(*plain);
@@ -152,6 +154,12 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
   auto opened = OpenKeySlots(*backend, passphrase, accept);
   if (!opened.ok()) {
     if (!config_error.message().empty()) return config_error;
+    // The passphrase opened a slot, but no slot's key opens the config: the config is damaged
+    // (an orphan slot alone would not hide the real one).
+    if (passphrase_fits && opened.error().code() == ErrorCode::kWrongPassword)
+      return Error(ErrorCode::kIntegrity, "the repository config at " + backend->Location() +
+                                              " cannot be decrypted with the key this "
+                                              "passphrase opens: config is damaged");
     return opened.error();
   }
   repo->key_ = std::move(opened->first);

@@ -73,6 +73,18 @@ TEST(RepositoryTest, InitTwiceIsRefusedAndKeepsTheFirst) {
   EXPECT_FALSE(Repository::Open(LocalAt(dir.path()), "other").ok());
 }
 
+TEST(RepositoryTest, DamagedConfigIsAnIntegrityError) {
+  TempDir dir;
+  ASSERT_TRUE(MakeRepo(dir.path()));
+  testing::FlipByte(dir.Sub("config"), -5);
+  auto opened = Repository::Open(LocalAt(dir.path()), "secret");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code(), ErrorCode::kIntegrity);
+  // With a wrong passphrase it is still just that.
+  EXPECT_EQ(Repository::Open(LocalAt(dir.path()), "nope").error().code(),
+            ErrorCode::kWrongPassword);
+}
+
 TEST(RepositoryTest, InvalidConfigIsAUsageError) {
   TempDir dir;
   InitOptions options = FastInitOptions();
