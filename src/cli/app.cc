@@ -32,7 +32,8 @@ int RunCli(int argc, char** argv) {
                  "TOML configuration file ([repository] url, password_file; [audit] operator, "
                  "compliance_tags); flags override it");
   app.add_option("--compliance-tag", ctx.global.compliance_tags,
-                 "Compliance tag recorded in audit records (repeatable)");
+                 "Compliance tag recorded in audit records (repeatable)")
+      ->allow_extra_args(false);
   app.add_flag("--json", ctx.global.json, "Print machine-readable JSON on stdout");
   app.add_flag("-q,--quiet", ctx.global.quiet, "Print no progress and no summaries");
 

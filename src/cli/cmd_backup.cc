@@ -107,7 +107,7 @@ int RunBackup(Context& ctx, const BackupArgs& args, bool from_stdin) {
 }
 
 void AddCommonOptions(CLI::App* sub, BackupArgs& args) {
-  sub->add_option("--tag", args.tags, "Tag for the snapshot (repeatable)");
+  sub->add_option("--tag", args.tags, "Tag for the snapshot (repeatable)")->allow_extra_args(false);
   sub->add_option("--host", args.host, "Host name recorded in the snapshot (default: this host)");
 }
 
@@ -121,8 +121,10 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   CLI::App* files = backup->add_subcommand("files", "Back up files and directories");
   files->add_option("PATH", args->paths, "Files or directories to back up")->required();
   files->add_option("--component", args->component, "Component name (default \"default\")");
-  files->add_option("--exclude", args->excludes,
-                    "Skip names or absolute paths matching this glob (repeatable)");
+  files
+      ->add_option("--exclude", args->excludes,
+                   "Skip names or absolute paths matching this glob (repeatable)")
+      ->allow_extra_args(false);
   files->add_option("--parent", args->parent,
                     "Snapshot to compare against for change detection (default: the latest "
                     "of the same paths)");

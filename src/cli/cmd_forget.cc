@@ -114,7 +114,8 @@ void RegisterForget(CLI::App& app, Context& ctx) {
                   std::string("Keep the last snapshot of each of the N latest years") + unlimited);
   sub->add_option("--keep-within", args->keep_within,
                   "Keep snapshots newer than DURATION before the latest (e.g. 90d, 1y2m, 12h)");
-  sub->add_option("--keep-tag", args->keep_tags, "Keep snapshots with this tag (repeatable)");
+  sub->add_option("--keep-tag", args->keep_tags, "Keep snapshots with this tag (repeatable)")
+      ->allow_extra_args(false);
   sub->add_flag("--prune", args->prune, "Run prune afterwards to reclaim space");
   sub->add_flag("-n,--dry-run", args->dry_run, "Only report what would be removed");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunForget(ctx, *args); }; });

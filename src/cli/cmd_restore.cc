@@ -102,7 +102,8 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
       ->required();
   sub->add_option("-t,--target", args->target, "Directory to restore into")->required();
   sub->add_option("-i,--include", args->includes,
-                  "Only restore names or snapshot paths matching this glob (repeatable)");
+                  "Only restore names or snapshot paths matching this glob (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("--component", args->component, "With \"latest\": the latest of this component");
   sub->add_option("--path", args->path,
                   "Only restore this snapshot path; its contents land directly in the target");

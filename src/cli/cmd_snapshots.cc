@@ -69,7 +69,8 @@ void RegisterSnapshots(CLI::App& app, Context& ctx) {
   CLI::App* sub = app.add_subcommand("snapshots", "List snapshots");
   sub->add_option("--component", args->component, "Only snapshots of this component");
   sub->add_option("--host", args->host, "Only snapshots taken on this host");
-  sub->add_option("--tag", args->tags, "Only snapshots with this tag (repeatable: all of them)");
+  sub->add_option("--tag", args->tags, "Only snapshots with this tag (repeatable: all of them)")
+      ->allow_extra_args(false);
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunSnapshots(ctx, *args); }; });
 }
 

@@ -135,11 +135,15 @@ assert_grep "$(printf 'a%.0s' {1..255})" "$T/out"
 cmp "$T/dumped" "$SRC/dir/hard-a" || fail "dump output differs"
 
 log "second backup of the unchanged tree reuses everything"
-expect_exit 0 backup files "$SRC" --component roundtrip --json
+# Repeatable options take one value each, so a path after --tag is still a path.
+expect_exit 0 backup files --tag nightly "$SRC" --component roundtrip --tag second --json
 read_bytes=$(json "$T/out" 'd["counters"]["bytes_read"]')
 unmod=$(json "$T/out" 'd["counters"]["files_unmodified"]')
 [[ $read_bytes -eq 0 ]] || fail "unchanged files were re-read ($read_bytes bytes)"
 [[ $unmod -gt 10 ]] || fail "expected unmodified files, got $unmod"
+expect_exit 0 snapshots --json --tag nightly --tag second
+[[ $(json "$T/out" '[s["tags"] for s in d]') == "[['nightly', 'second']]" ]] ||
+  fail "tags not recorded: $(cat "$T/out")"
 
 log "restore latest by prefix and with an include pattern"
 expect_exit 0 restore "${snap:0:10}" --target "$T/partial" --include '*.csv'
