@@ -56,4 +56,20 @@ log "unique raw data $raw bytes, packs $packs bytes (expected about $unique)"
 [[ $raw -le $((unique + 4 * 1024 * 1024)) ]] || fail "duplicate blobs counted: $raw"
 [[ $packs -le $((unique * 3 / 2 + 8 * 1024 * 1024)) ]] || fail "shared data stored too often: $packs"
 expect_exit 0 check --read-data
+expect_exit 0 check --read-data-subset 50% --json
+[[ $(json "$T/out" 'd["ok"]') == True ]] || fail "subset check not ok: $(cat "$T/out")"
+
+log "forget --dry-run changes nothing; forget --prune removes and reclaims"
+expect_exit 0 forget --component alpha --keep-last 1 --dry-run --json
+[[ $(json "$T/out" 'len(d["removed"])') -eq 1 ]] || fail "dry run should name one snapshot"
+expect_exit 0 snapshots --json
+[[ $(json "$T/out" 'len(d)') -eq 5 ]] || fail "dry run removed a snapshot"
+expect_exit 0 forget --component alpha --keep-last 1 --prune
+assert_grep "prune" "$T/out"
+expect_exit 0 snapshots --json
+[[ $(json "$T/out" 'len(d)') -eq 4 ]] || fail "forget did not remove the older alpha snapshot"
+rm -rf "$T/r"
+expect_exit 0 restore latest --component alpha --target "$T/r" --path "$T/a"
+same_tree "$T/a" "$T/r"
+expect_exit 0 check --read-data
 log "ok"
