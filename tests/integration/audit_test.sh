@@ -22,7 +22,9 @@ bw prune -q
 bw key add --new-password-file "$T/pass2" -q
 expect_exit 0 key list --json
 second=$(json "$T/out" '[k["id"] for k in d if not k["current"]][0]')
+expect_exit 0 snapshots --password-file "$T/pass2"
 bw key remove "${second:0:12}" -q
+expect_exit 5 snapshots --password-file "$T/pass2"
 # A failing operation on an opened repository is recorded too.
 expect_exit 1 restore 0000000000 --target "$T/r2"
 printf '[audit]\ncompliance_tags = ["from-config"]\noperator = "ops-team"\n' >"$T/cfg.toml"
