@@ -41,10 +41,16 @@ for i in $(seq 1 8); do random_file "$T/base/f$i.bin" 1; done
 seq 1 100000 >"$T/base/numbers.txt"
 backup_dir "$T/base" base
 
-mkdir -p "$T/large"
-for i in $(seq 1 12); do random_file "$T/large/big$i.bin" 8; done
+# Each interrupted backup gets fresh data: chunks an earlier interrupted run managed to store
+# and index would otherwise be deduplicated and the backup could finish before the signal.
+make_large() {
+  rm -rf "$T/large"
+  mkdir -p "$T/large"
+  for i in $(seq 1 12); do random_file "$T/large/big$i.bin" 8; done
+}
 
 log "kill -9 during a backup"
+make_large
 before=$(pack_count)
 "$BIN" backup files "$T/large" --component large -q >/dev/null 2>&1 &
 pid=$!
@@ -55,6 +61,7 @@ wait "$pid" 2>/dev/null || true
 verify_all
 
 log "SIGINT during a backup: exit 130, no snapshot"
+make_large
 before=$(pack_count)
 "$BIN" backup files "$T/large" --component large -q >"$T/int.out" 2>"$T/int.err" &
 pid=$!
@@ -68,6 +75,7 @@ grep -qi "interrupt" "$T/int.err" || fail "no interrupt message: $(cat "$T/int.e
 verify_all
 
 log "two SIGINTs: the second one exits at once"
+make_large
 before=$(pack_count)
 "$BIN" backup files "$T/large" --component large -q >"$T/int.out" 2>"$T/int.err" &
 pid=$!
