@@ -26,7 +26,7 @@ namespace {
 using repo::Node;
 using repo::NodeType;
 
-// A batch is planned and executed as a unit (files created, packs fetched, files renamed);
+// A batch is planned and executed as a unit (packs fetched, files written and renamed);
 // the limits bound the memory the plan takes however many files the snapshot holds.
 constexpr size_t kBatchBlobUses = 256 * 1024;
 constexpr size_t kBatchFiles = 64 * 1024;
@@ -318,8 +318,8 @@ class Restorer {
     // Temporary names are short so they fit next to a 255-byte name's directory entry.
     size_t slash = path.rfind('/');
     task->temp_path = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) +
-                      ".bulwark-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(temp_counter_++) + ".tmp";
+                      ".bulwark-" + std::to_string(pid_) + "-" + std::to_string(temp_counter_++) +
+                      ".tmp";
     uint64_t offset = 0;
     std::vector<std::pair<Id, BlobUse>> uses;
     uses.reserve(node.content.size());
@@ -356,22 +356,38 @@ class Restorer {
 
   // --- batch execution (worker threads) ---
 
-  void CreateTemp(FileTask& f) {
-    UniqueFd fd(::open(f.temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  void FailFile(FileTask& f, const Error& e) {
+    if (e.code() == ErrorCode::kNoSpace) Fail(e);
+    if (!f.failed.exchange(true)) RecordError(f.path, e.message());
+  }
+
+  // Opens the file's temporary for writing, creating it on first use: files are created only
+  // once their first data has been decoded, so a file whose data is all damaged never exists.
+  // Sparse files get their full size at once so skipped zero chunks read back as holes.
+  // On failure the file is marked failed and the fd is invalid.
+  UniqueFd OpenTemp(FileTask& f) {
+    std::lock_guard lock(f.mu);
+    if (f.created) {
+      UniqueFd fd(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd.valid()) FailFile(f, ErrnoError("opening " + f.temp_path, errno));
+      return fd;
+    }
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+    UniqueFd fd(::open(f.temp_path.c_str(), flags, 0600));
     if (!fd.valid() && errno == EEXIST) {
       ::unlink(f.temp_path.c_str());  // left over by an interrupted restore with our pid
-      fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      fd.Reset(::open(f.temp_path.c_str(), flags, 0600));
     }
-    if (!fd.valid() || ::ftruncate(fd.get(), static_cast<off_t>(f.size)) != 0) {
-      int err = errno;
-      if (err == ENOSPC || err == EDQUOT) Fail(ErrnoError("creating " + f.path, err));
-      if (fd.valid()) ::unlink(f.temp_path.c_str());
-      RecordError(f.path, std::strerror(err));
-      f.failed = true;
-      return;
+    if (!fd.valid()) {
+      FailFile(f, ErrnoError("creating " + f.path, errno));
+      return fd;
     }
     f.created = true;
-    if (f.remaining.load() == 0) Finalize(f, std::move(fd));
+    if (f.meta.sparse && ::ftruncate(fd.get(), static_cast<off_t>(f.size)) != 0) {
+      FailFile(f, ErrnoError("sizing " + f.path, errno));
+      fd.Reset();
+    }
+    return fd;
   }
 
   void MarkDamaged(FileTask& f, const std::string& reason) {
@@ -394,10 +410,9 @@ class Restorer {
       }
       return;
     }
-    if (!fd.valid()) fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) fd = OpenTemp(f);  // all chunks were holes, or an empty file
     if (!fd.valid()) {
-      RecordError(f.path, std::strerror(errno));
-      ::unlink(f.temp_path.c_str());
+      if (f.created) ::unlink(f.temp_path.c_str());
       return;
     }
     SetMetadata(f.path, f.meta, fd.get());
@@ -419,13 +434,11 @@ class Restorer {
       // Files that were sparse keep their all-zero chunks as holes (the file was truncated
       // to its full size, so they read back as zeros).
       if (!(f.meta.sparse && IsAllZero(plain))) {
-        fd.Reset(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
-        Status s = fd.valid() ? WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset),
-                                         "writing " + f.path)
-                              : ErrnoError("opening " + f.temp_path, errno);
-        if (!s.ok()) {
-          if (s.error().code() == ErrorCode::kNoSpace) Fail(s.error());
-          if (!f.failed.exchange(true)) RecordError(f.path, s.error().message());
+        fd = OpenTemp(f);
+        if (fd.valid()) {
+          Status s =
+              WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset), "writing " + f.path);
+          if (!s.ok()) FailFile(f, s.error());
         }
       }
       bytes_written_.fetch_add(plain.size(), std::memory_order_relaxed);
@@ -491,20 +504,17 @@ class Restorer {
 
   Status FlushBatch() {
     if (batch_.empty() && links_.empty()) return Status::Ok();
-    // 1. Every file exists under its temporary name with its final size.
-    for (size_t i = 0; i < batch_.size(); i += kFilesPerCreateTask) {
-      size_t j = std::min(batch_.size(), i + kFilesPerCreateTask);
-      pool_.Submit([this, i, j] {
-        for (size_t k = i; k < j; ++k) {
-          if (Stopped()) {
-            batch_[k]->failed = true;
-            continue;
-          }
-          CreateTemp(*batch_[k]);
-        }
+    // 1. Empty files (no data to wait for), in parallel.
+    std::vector<FileTask*> empty;
+    for (auto& f : batch_) {
+      if (f->remaining.load() == 0) empty.push_back(f.get());
+    }
+    for (size_t i = 0; i < empty.size(); i += kFilesPerCreateTask) {
+      size_t j = std::min(empty.size(), i + kFilesPerCreateTask);
+      pool_.Submit([this, &empty, i, j] {
+        for (size_t k = i; k < j; ++k) Finalize(*empty[k], UniqueFd());
       });
     }
-    pool_.Wait();
     // 2. Per pack, ranges of nearby blobs; each range is one task.
     for (auto& [pack, uses] : plan_) {
       std::sort(uses.begin(), uses.end(), [](const BlobUse& a, const BlobUse& b) {
@@ -585,6 +595,7 @@ class Restorer {
   std::map<LinkKey, Primary> primaries_;
   std::vector<PendingLink> links_;
   uint64_t temp_counter_ = 0;
+  const pid_t pid_ = ::getpid();
 
   // Current batch.
   std::vector<std::unique_ptr<FileTask>> batch_;
