@@ -138,6 +138,8 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   in->add_option("--filename", args->filename, "Name of the file in the snapshot")->required();
   AddCommonOptions(in, *args);
   in->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunBackup(ctx, *args, true); }; });
+
+  RegisterBackupRedis(backup, ctx);
 }
 
 }  // namespace bulwark::cli

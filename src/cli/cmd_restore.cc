@@ -98,9 +98,9 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
 void RegisterRestore(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RestoreArgs>();
   CLI::App* sub = app.add_subcommand("restore", "Restore a snapshot into a directory");
-  sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"")
-      ->required();
-  sub->add_option("-t,--target", args->target, "Directory to restore into")->required();
+  // Required unless a subcommand (restore redis) is used; checked in the callback.
+  sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"");
+  sub->add_option("-t,--target", args->target, "Directory to restore into");
   sub->add_option("-i,--include", args->includes,
                   "Only restore names or snapshot paths matching this glob (repeatable)")
       ->allow_extra_args(false);
@@ -108,7 +108,13 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
   sub->add_option("--path", args->path,
                   "Only restore this snapshot path; its contents land directly in the target");
   sub->add_option("--workers", args->workers, "Parallel restore workers");
-  sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunRestore(ctx, *args); }; });
+  CLI::App* redis = RegisterRestoreRedis(sub, ctx);
+  sub->callback([&ctx, args, redis] {
+    if (redis->parsed()) return;
+    if (args->snapshot.empty()) throw CLI::RequiredError("SNAPSHOT");
+    if (args->target.empty()) throw CLI::RequiredError("--target");
+    ctx.action = [&ctx, args] { return RunRestore(ctx, *args); };
+  });
 }
 
 }  // namespace bulwark::cli

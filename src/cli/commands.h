@@ -24,4 +24,8 @@ void RegisterKey(CLI::App& app, Context& ctx);
 void RegisterAudit(CLI::App& app, Context& ctx);
 void RegisterVersion(CLI::App& app, Context& ctx);
 
+// Redis subcommands of `backup` and `restore` (cmd_redis.cc).
+void RegisterBackupRedis(CLI::App* backup, Context& ctx);
+CLI::App* RegisterRestoreRedis(CLI::App* restore, Context& ctx);
+
 }  // namespace bulwark::cli

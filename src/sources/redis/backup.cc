@@ -1,0 +1,341 @@
+#include "sources/redis/backup.h"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "chunk/chunker.h"
+#include "core/bounded_queue.h"
+#include "core/cancel.h"
+#include "repo/lock.h"
+#include "repo/tree.h"
+
+namespace bulwark::sources::redis {
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string UserName(uid_t uid) {
+  passwd* pw = ::getpwuid(uid);
+  return pw != nullptr ? pw->pw_name : std::to_string(uid);
+}
+
+std::string GroupName(gid_t gid) {
+  group* gr = ::getgrgid(gid);
+  return gr != nullptr ? gr->gr_name : std::to_string(gid);
+}
+
+// Receives the payload on its own thread so the socket is always drained as fast as the server
+// sends (a stalled replica is disconnected by the primary's output-buffer limit). It strips
+// the framing and queues plain RDB bytes; its final status is read after the queue ends.
+class Receiver {
+ public:
+  Receiver(ReplicationClient& client, TransferHeader header, size_t capacity)
+      : client_(client), header_(std::move(header)), queue_(capacity) {}
+  ~Receiver() { Stop(); }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  // Stops early (consumer failed): the receiver's next Push fails and it returns.
+  void Stop() {
+    queue_.Close();
+    if (thread_.joinable() && !done_.load()) client_.Shutdown();
+    if (thread_.joinable()) thread_.join();
+  }
+  BoundedQueue<Bytes>& queue() { return queue_; }
+  // Valid once the queue has ended (Pop returned nullopt).
+  const Status& status() const { return status_; }
+  uint64_t received() const { return received_.load(); }
+
+ private:
+  void Run() {
+    status_ = header_.diskless ? RunDiskless() : RunSized();
+    done_.store(true);
+    queue_.Close();
+  }
+
+  Error Cut(const std::string& what) const {
+    std::string expected = header_.diskless ? "" : fmt::format(" of {}", header_.length);
+    return Error(ErrorCode::kFailure, fmt::format("the RDB transfer was cut after {}{} bytes: {}",
+                                                  received_.load(), expected, what));
+  }
+
+  Status RunSized() {
+    uint64_t left = header_.length;
+    while (left > 0) {
+      if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+      Bytes block(std::min<uint64_t>(left, kBlock));
+      auto n = client_.ReadSome(MutableByteView(block));
+      if (!n.ok()) return Cut(n.error().message());
+      if (*n == 0) return Cut("the server closed the connection");
+      block.resize(*n);
+      left -= *n;
+      received_ += *n;
+      if (!queue_.Push(std::move(block), *n)) return Status::Ok();  // consumer gave up
+    }
+    return Status::Ok();
+  }
+
+  Status RunDiskless() {
+    const std::string& mark = header_.eof_mark;
+    Bytes pending;  // the last bytes, held back until we know they are not the end mark
+    while (true) {
+      if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+      size_t old = pending.size();
+      pending.resize(old + kBlock);
+      auto n = client_.ReadSome(MutableByteView(pending.data() + old, kBlock));
+      if (!n.ok()) return Cut(n.error().message());
+      if (*n == 0) return Cut("the server closed the connection before the end mark");
+      pending.resize(old + *n);
+      // The mark can only start in the window that includes the new bytes.
+      size_t from = old >= mark.size() ? old - mark.size() + 1 : 0;
+      auto it = std::search(pending.begin() + static_cast<std::ptrdiff_t>(from), pending.end(),
+                            mark.begin(), mark.end());
+      if (it != pending.end()) {
+        size_t body = static_cast<size_t>(it - pending.begin());
+        pending.resize(body);  // anything after the mark is replication stream: not ours
+        received_ += body;
+        if (!pending.empty()) (void)queue_.Push(std::move(pending), body);
+        return Status::Ok();
+      }
+      if (pending.size() > mark.size()) {
+        size_t ship = pending.size() - mark.size();
+        Bytes keep(pending.end() - static_cast<std::ptrdiff_t>(mark.size()), pending.end());
+        pending.resize(ship);
+        received_ += ship;
+        if (!queue_.Push(std::move(pending), ship)) return Status::Ok();
+        pending = std::move(keep);
+      }
+    }
+  }
+
+  static constexpr size_t kBlock = 1u << 20;
+  ReplicationClient& client_;
+  TransferHeader header_;
+  BoundedQueue<Bytes> queue_;
+  std::thread thread_;
+  Status status_;
+  std::atomic<uint64_t> received_{0};
+  std::atomic<bool> done_{false};
+};
+
+// Splits the RDB into content-defined chunks and hands them to the writer as they complete,
+// so an unchanged keyspace (same bytes) maps to the same chunks as last time.
+class ChunkSink {
+ public:
+  ChunkSink(repo::Repository& repo, repo::BlobWriter& writer) : repo_(repo), writer_(writer) {}
+
+  Status Append(ByteView data) {
+    const auto& params = repo_.config().chunker;
+    buf_.insert(buf_.end(), data.begin(), data.end());
+    while (buf_.size() - start_ >= params.max_size) BW_RETURN_IF_ERROR(Cut());
+    if (start_ > (8u << 20)) {  // compact now and then, not per chunk
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start_));
+      start_ = 0;
+    }
+    return Status::Ok();
+  }
+
+  Status Finish() {
+    while (start_ < buf_.size()) BW_RETURN_IF_ERROR(Cut());
+    return Status::Ok();
+  }
+
+  std::vector<Id>& ids() { return ids_; }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t bytes_new() const { return bytes_new_; }
+  uint64_t blobs_new() const { return blobs_new_; }
+
+ private:
+  Status Cut() {
+    ByteView avail(buf_.data() + start_, buf_.size() - start_);
+    size_t len = chunk::FindBoundary(repo_.gear(), repo_.config().chunker, avail);
+    if (len == 0 || len > avail.size()) len = avail.size();
+    Bytes data(avail.begin(), avail.begin() + static_cast<std::ptrdiff_t>(len));
+    Id id = repo_.BlobId(data);
+    BW_ASSIGN_OR_RETURN(bool is_new, writer_.Add(repo::BlobType::kData, id, std::move(data)));
+    if (is_new) {
+      bytes_new_ += len;
+      ++blobs_new_;
+    }
+    ids_.push_back(id);
+    bytes_ += len;
+    start_ += len;
+    return Status::Ok();
+  }
+
+  repo::Repository& repo_;
+  repo::BlobWriter& writer_;
+  Bytes buf_;
+  size_t start_ = 0;
+  std::vector<Id> ids_;
+  uint64_t bytes_ = 0;
+  uint64_t bytes_new_ = 0;
+  uint64_t blobs_new_ = 0;
+};
+
+// What the parser reads: queued payload blocks, each also fed to the chunk sink.
+class QueueSource : public RdbSource {
+ public:
+  QueueSource(Receiver& receiver, ChunkSink& sink, Progress* progress)
+      : receiver_(receiver), sink_(sink), progress_(progress) {}
+
+  Result<size_t> Read(MutableByteView buf) override {
+    while (pos_ >= block_.size()) {
+      if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+      std::optional<Bytes> next = receiver_.queue().Pop();
+      if (!next) {
+        if (!receiver_.status().ok()) return receiver_.status().error();
+        return size_t{0};
+      }
+      block_ = std::move(*next);
+      pos_ = 0;
+      BW_RETURN_IF_ERROR(sink_.Append(block_));
+      if (progress_ != nullptr) progress_->bytes_done.fetch_add(block_.size());
+    }
+    size_t n = std::min(buf.size(), block_.size() - pos_);
+    std::memcpy(buf.data(), block_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  Receiver& receiver_;
+  ChunkSink& sink_;
+  Progress* progress_;
+  Bytes block_;
+  size_t pos_ = 0;
+};
+
+nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupResult& r) {
+  nlohmann::json keys = nlohmann::json::object();
+  for (const auto& [db, n] : r.rdb.keys_per_db) keys[std::to_string(db)] = n;
+  auto aux = [&](const char* k) {
+    auto it = r.rdb.aux.find(k);
+    return it == r.rdb.aux.end() ? std::string() : it->second;
+  };
+  return {{"endpoint", options.endpoint.Display()},
+          {"replid", r.resync.replid},
+          {"offset", r.resync.offset},
+          {"redis_version", aux("redis-ver")},
+          {"rdb_version", r.rdb.version},
+          {"rdb_bytes", r.rdb.bytes},
+          {"rdb_crc64", fmt::format("{:016x}", r.rdb.checksum)},
+          {"checksum_verified", r.rdb.checksum_verified},
+          {"keys", r.rdb.keys},
+          {"keys_with_expiry", r.rdb.keys_with_expiry},
+          {"keys_per_db", keys},
+          {"transfer", r.diskless ? "diskless" : "disk"}};
+}
+
+}  // namespace
+
+Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (options.component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  BW_ASSIGN_OR_RETURN(ReplicationClient client,
+                      ReplicationClient::Connect(options.endpoint, options.timeout_seconds));
+  BW_RETURN_IF_ERROR(client.Handshake());
+  BW_ASSIGN_OR_RETURN(auto lock,
+                      repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "backup redis"));
+  RedisBackupResult result;
+  BW_ASSIGN_OR_RETURN(result.resync, client.Psync());
+  BW_ASSIGN_OR_RETURN(TransferHeader header, client.ReadTransferHeader());
+  result.diskless = header.diskless;
+  if (options.progress != nullptr && !header.diskless) {
+    options.progress->bytes_total.store(header.length);
+    options.progress->totals_final.store(true);
+  }
+
+  repo::BlobWriter writer(repo, options.writer);
+  ChunkSink sink(repo, writer);
+  Receiver receiver(client, header, options.max_buffered_bytes);
+  receiver.Start();
+  QueueSource source(receiver, sink, options.progress);
+  auto parsed = ParseRdb(source);
+  receiver.Stop();
+  if (!parsed.ok()) {
+    // A cut transfer shows as a short RDB to the parser; the receiver knows the real cause.
+    if (!receiver.status().ok()) return receiver.status().error();
+    return parsed.error().Wrap(fmt::format("verifying the RDB from {} ({} bytes received)",
+                                           options.endpoint.Display(), receiver.received()));
+  }
+  if (!receiver.status().ok()) return receiver.status().error();
+  if (!header.diskless && parsed->bytes != header.length) {
+    return Error(ErrorCode::kFailure,
+                 fmt::format("the RDB ended after {} of the {} bytes announced", parsed->bytes,
+                             header.length));
+  }
+  result.rdb = std::move(*parsed);
+  BW_RETURN_IF_ERROR(sink.Finish());
+
+  result.snapshot.time_unix_ns = NowNs();
+  result.snapshot.hostname = options.hostname.empty() ? HostName() : options.hostname;
+  result.snapshot.username = UserName(::geteuid());
+  result.snapshot.component = options.component;
+  result.snapshot.kind = kRedisSnapshotKind;
+  result.snapshot.tags = options.tags;
+  result.snapshot.paths = {kRdbFileName};
+  result.snapshot.program_version = BULWARK_VERSION;
+
+  repo::Node node;
+  node.name = kRdbFileName;
+  node.type = repo::NodeType::kFile;
+  node.mode = 0600;  // a keyspace dump: readable by its owner only
+  node.uid = ::geteuid();
+  node.gid = ::getegid();
+  node.user = UserName(node.uid);
+  node.group = GroupName(node.gid);
+  node.mtime_ns = node.atime_ns = node.ctime_ns = result.snapshot.time_unix_ns;
+  node.size = sink.bytes();
+  node.content = std::move(sink.ids());
+  repo::Tree tree;
+  tree.nodes.push_back(std::move(node));
+  Bytes encoded = repo::EncodeTree(tree);
+  const size_t tree_len = encoded.size();
+  bool tree_new = false;
+  BW_ASSIGN_OR_RETURN(result.snapshot.tree,
+                      writer.Add(repo::BlobType::kTree, std::move(encoded), &tree_new));
+  result.bytes_added = sink.bytes_new() + (tree_new ? tree_len : 0);
+  result.blobs_new = sink.blobs_new() + (tree_new ? 1 : 0);
+
+  if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+  BW_RETURN_IF_ERROR(writer.Flush());
+  result.bytes_stored = writer.stats().bytes_new_stored;
+  if (!lock->StillValid()) {
+    return Error(ErrorCode::kLocked,
+                 "the repository lock could not be refreshed; snapshot not written (run the "
+                 "backup again)");
+  }
+  result.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.snapshot.source = SourceJson(options, result);
+  result.snapshot.summary = {
+      {"bytes_total", sink.bytes()},       {"bytes_read", sink.bytes()},
+      {"bytes_added", result.bytes_added}, {"bytes_stored", result.bytes_stored},
+      {"blobs_new", result.blobs_new},     {"duration_seconds", result.duration_seconds}};
+  BW_ASSIGN_OR_RETURN(result.snapshot.id, repo::SaveSnapshot(repo, result.snapshot));
+  return result;
+}
+
+}  // namespace bulwark::sources::redis
