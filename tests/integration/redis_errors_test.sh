@@ -65,8 +65,9 @@ rcli "$T/slow" config set rdb-key-save-delay 200 >/dev/null
   echo "$rc" >"$T/cut.rc"
 ) &
 bgpid=$!
-for _ in $(seq 1 100); do
-  [[ $(rcli "$T/slow" info replication | grep -c '^slave0:') -eq 1 ]] && break
+# Wait until the fork child is streaming (the primary starts it from its once-a-second cron).
+for _ in $(seq 1 300); do
+  [[ $(rcli "$T/slow" info persistence | grep -c '^rdb_bgsave_in_progress:1') -eq 1 ]] && break
   sleep 0.1
 done
 sleep 1
