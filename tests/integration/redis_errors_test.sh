@@ -80,5 +80,25 @@ wait "$bgpid" || true
 assert_grep "cut after [0-9]* bytes" "$T/cut.err"
 log "cut: $(cat "$T/cut.err")"
 [[ $(snapshot_count) -eq 2 ]] || fail "a cut transfer committed a snapshot"
+
+# A server still loading its dataset: refused with exit 1 and a message saying so. The hidden
+# key-load-delay setting slows loading per key (20000 keys x 1 ms = 20 s), and a small
+# loading-process-events-interval-bytes lets the server answer (LOADING) meanwhile.
+redis_start "$T/big"
+rcli "$T/big" debug populate 20000 key 10 >/dev/null
+rcli "$T/big" save >/dev/null
+redis_stop "$T/big"
+mkdir "$T/loading"
+cp "$T/big/dump.rdb" "$T/loading/"
+cleanup_hooks+=("'$SANDBOX' stop '$T/loading'")
+redis-server --dir "$T/loading" --port 0 --unixsocket "$T/loading/redis.sock" --save '' \
+  --daemonize yes --pidfile "$T/loading/redis.pid" --logfile "$T/loading/redis.log" \
+  --key-load-delay 1000 --loading-process-events-interval-bytes 1024
+for _ in $(seq 1 100); do [[ -S "$T/loading/redis.sock" ]] && break; sleep 0.1; done
+expect_exit 1 backup redis --component c --url "unix://$T/loading/redis.sock"
+assert_grep "still loading" "$T/err"
+assert_one_line "$T/err"
+redis_stop "$T/loading"
+[[ $(snapshot_count) -eq 2 ]] || fail "a refused backup committed a snapshot"
 bw check >/dev/null
 log "ok"
