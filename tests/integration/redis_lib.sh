@@ -50,7 +50,7 @@ populate() {
   rcli "$d" set pexpiring v px 99999999 >/dev/null
   rcli "$d" hset hexp a 1 >/dev/null
   rcli "$d" expire hexp 50000 >/dev/null
-  rcli "$d" debug populate 250000 small 100 >/dev/null
+  rcli "$d" debug populate 600000 small 100 >/dev/null
   local db
   for db in 1 2 15; do
     rcli "$d" -n "$db" set "db$db" "value in db $db" >/dev/null
