@@ -18,7 +18,7 @@ using testing::ReadFileBytes;
 using testing::TreeComparer;
 using testing::WriteFile;
 
-class IncrementalTest : public FilesRepoTest {
+class FilesIncrementalTest : public FilesRepoTest {
  protected:
   void MakeTree() {
     for (int d = 0; d < 4; ++d) {
@@ -40,7 +40,7 @@ class IncrementalTest : public FilesRepoTest {
   }
 };
 
-TEST_F(IncrementalTest, UnchangedFilesAreNotReadAgainAndChangesStoreOnlyNewChunks) {
+TEST_F(FilesIncrementalTest, UnchangedFilesAreNotReadAgainAndChangesStoreOnlyNewChunks) {
   MakeTree();
   if (HasFatalFailure()) return;
   auto first = Backup();
@@ -105,7 +105,7 @@ TEST_F(IncrementalTest, UnchangedFilesAreNotReadAgainAndChangesStoreOnlyNewChunk
   EXPECT_FALSE(std::filesystem::exists(ropt.target + "/dir1/new.txt"));
 }
 
-TEST_F(IncrementalTest, DamagedPackRefusesOnlyTheAffectedFile) {
+TEST_F(FilesIncrementalTest, DamagedPackRefusesOnlyTheAffectedFile) {
   MakeTree();
   if (HasFatalFailure()) return;
   auto b = Backup();
@@ -186,7 +186,7 @@ class DropDacOverride {
   bool ok_ = false;
 };
 
-TEST_F(IncrementalTest, UnreadableInputsAreNamedAndTheBackupCompletes) {
+TEST_F(FilesIncrementalTest, UnreadableInputsAreNamedAndTheBackupCompletes) {
   MakeTree();
   if (HasFatalFailure()) return;
   WriteFile(src_ + "/locked.txt", std::string_view("private"), 0000);
@@ -217,7 +217,7 @@ TEST_F(IncrementalTest, UnreadableInputsAreNamedAndTheBackupCompletes) {
   ::chmod((src_ + "/locked-dir").c_str(), 0755);
 }
 
-TEST_F(IncrementalTest, CancelledBackupWritesNoSnapshot) {
+TEST_F(FilesIncrementalTest, CancelledBackupWritesNoSnapshot) {
   MakeTree();
   if (HasFatalFailure()) return;
   RequestCancel();

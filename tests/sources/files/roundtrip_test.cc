@@ -19,7 +19,7 @@ using testing::SetMtime;
 using testing::TreeComparer;
 using testing::WriteFile;
 
-class RoundTripTest : public FilesRepoTest {
+class FilesRoundTripTest : public FilesRepoTest {
  protected:
   // Builds the awkward tree under src_.
   void MakeAwkwardTree() {
@@ -106,7 +106,7 @@ class RoundTripTest : public FilesRepoTest {
   }
 };
 
-TEST_F(RoundTripTest, AwkwardTreeRestoresIdentically) {
+TEST_F(FilesRoundTripTest, AwkwardTreeRestoresIdentically) {
   MakeAwkwardTree();
   if (HasFatalFailure()) return;
   Progress progress;
@@ -154,7 +154,7 @@ TEST_F(RoundTripTest, AwkwardTreeRestoresIdentically) {
   }
 }
 
-TEST_F(RoundTripTest, SubpathRestoresIntoTargetAndListWorks) {
+TEST_F(FilesRoundTripTest, SubpathRestoresIntoTargetAndListWorks) {
   MakeAwkwardTree();
   if (HasFatalFailure()) return;
   auto b = Backup({src_});
@@ -204,7 +204,7 @@ TEST_F(RoundTripTest, SubpathRestoresIntoTargetAndListWorks) {
   EXPECT_TRUE(node->sparse);
 }
 
-TEST_F(RoundTripTest, DumpWritesFileContentAndRefusesDirectories) {
+TEST_F(FilesRoundTripTest, DumpWritesFileContentAndRefusesDirectories) {
   Bytes data = RandomData(3 << 20, 5);
   WriteFile(src_ + "/data.bin", data);
   auto b = Backup({src_});
@@ -224,7 +224,7 @@ TEST_F(RoundTripTest, DumpWritesFileContentAndRefusesDirectories) {
             ErrorCode::kNotFound);
 }
 
-TEST_F(RoundTripTest, SeveralPathsAndExcludes) {
+TEST_F(FilesRoundTripTest, SeveralPathsAndExcludes) {
   ASSERT_EQ(::mkdir((src_ + "/a").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((src_ + "/b").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((src_ + "/b/cache").c_str(), 0755), 0);
@@ -266,7 +266,7 @@ TEST_F(RoundTripTest, SeveralPathsAndExcludes) {
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
 }
 
-TEST_F(RoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
+TEST_F(FilesRoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
   ASSERT_EQ(::mkdir((src_ + "/etc").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((src_ + "/etc/app").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((src_ + "/var").c_str(), 0755), 0);
@@ -293,7 +293,7 @@ TEST_F(RoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
                                              "/var/other.conf", "/var/sub", "/var/sub/deep.txt"}));
 }
 
-TEST_F(RoundTripTest, StdinStreamRoundTrip) {
+TEST_F(FilesRoundTripTest, StdinStreamRoundTrip) {
   Bytes data = RandomData(2 << 20, 9);
   Bytes text(1 << 20, 'a');
   data.insert(data.end(), text.begin(), text.end());
