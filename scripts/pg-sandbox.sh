@@ -11,8 +11,8 @@
 # DIR itself (port 5432 unless PORT is given). Socket and port are given on the command line,
 # not in postgresql.conf, so a data directory restored from a backup can be started with
 # `start OTHERDIR` without clashing with the original. Settings for a test go into
-# DIR/data/postgresql.auto.conf (or ALTER SYSTEM) before or between starts; PG_SANDBOX_INITDB_ARGS
-# adds initdb flags. wal_level is replica; archiving is left to the caller.
+# DIR/data/postgresql.auto.conf (or ALTER SYSTEM) before or between starts; PG_SANDBOX_CONF (lines)
+# is appended to postgresql.conf at initdb time; PG_SANDBOX_INITDB_ARGS adds initdb flags. wal_level is replica; archiving is left to the caller.
 #
 # As root the server runs as the `postgres` OS user (initdb refuses root): DIR is chowned to
 # it and every parent of DIR must be searchable by it.
@@ -81,6 +81,7 @@ fsync = on
 log_min_messages = warning
 log_checkpoints = off
 EOF
+    if [[ -n "${PG_SANDBOX_CONF:-}" ]]; then printf '%s\n' "$PG_SANDBOX_CONF" >>"$data/postgresql.conf"; fi
   fi
   if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$dir"; fi
   chmod 700 "$data"

@@ -51,6 +51,7 @@ int RunCli(int argc, char** argv) {
   RegisterKey(app, ctx);
   RegisterAudit(app, ctx);
   RegisterVersion(app, ctx);
+  RegisterWal(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -139,6 +139,7 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   AddCommonOptions(in, *args);
   in->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunBackup(ctx, *args, true); }; });
 
+  RegisterBackupPostgres(backup, ctx);
   RegisterBackupRedis(backup, ctx);
 }
 

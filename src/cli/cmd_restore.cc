@@ -98,7 +98,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
 void RegisterRestore(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RestoreArgs>();
   CLI::App* sub = app.add_subcommand("restore", "Restore a snapshot into a directory");
-  // Required unless a subcommand (restore redis) is used; checked in the callback.
+  // Required unless a subcommand (restore postgres/redis) is used; checked in the callback.
   sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"");
   sub->add_option("-t,--target", args->target, "Directory to restore into");
   sub->add_option("-i,--include", args->includes,
@@ -108,9 +108,10 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
   sub->add_option("--path", args->path,
                   "Only restore this snapshot path; its contents land directly in the target");
   sub->add_option("--workers", args->workers, "Parallel restore workers");
+  CLI::App* postgres = RegisterRestorePostgres(sub, ctx);
   CLI::App* redis = RegisterRestoreRedis(sub, ctx);
-  sub->callback([&ctx, args, redis] {
-    if (redis->parsed()) return;
+  sub->callback([&ctx, args, postgres, redis] {
+    if (postgres->parsed() || redis->parsed()) return;
     if (args->snapshot.empty()) throw CLI::RequiredError("SNAPSHOT");
     if (args->target.empty()) throw CLI::RequiredError("--target");
     ctx.action = [&ctx, args] { return RunRestore(ctx, *args); };

@@ -23,7 +23,12 @@ void RegisterUnlock(CLI::App& app, Context& ctx);
 void RegisterKey(CLI::App& app, Context& ctx);
 void RegisterAudit(CLI::App& app, Context& ctx);
 void RegisterVersion(CLI::App& app, Context& ctx);
+void RegisterWal(CLI::App& app, Context& ctx);  // wal-push, wal-get, wal-status
 
+// PostgreSQL subcommands of `backup` and `restore` (cmd_postgres_*.cc), added by
+// RegisterBackup/RegisterRestore.
+void RegisterBackupPostgres(CLI::App* backup, Context& ctx);
+CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx);
 // Redis subcommands of `backup` and `restore` (cmd_redis.cc).
 void RegisterBackupRedis(CLI::App* backup, Context& ctx);
 CLI::App* RegisterRestoreRedis(CLI::App* restore, Context& ctx);

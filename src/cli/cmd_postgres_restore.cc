@@ -1,0 +1,172 @@
+// `bulwark restore postgres SNAPSHOT|latest --target DIR [--time T | --lsn L | --xid X |
+// --name NAME | --immediate | --latest]`.
+#include <fmt/format.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cli/audit_hook.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/progress_printer.h"
+#include "sources/files/fs_util.h"
+#include "sources/postgres/restore.h"
+
+namespace bulwark::cli {
+
+namespace {
+
+namespace pg = sources::postgres;
+
+struct PgRestoreArgs {
+  std::string snapshot;
+  std::string target;
+  std::string component;
+  std::string time;
+  std::string lsn;
+  std::string xid;
+  std::string name;
+  bool immediate = false;
+  bool latest = false;
+  int workers = 0;
+};
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+// The binary and global flags restore_command needs to reach this repository: never the
+// passphrase itself, only the file holding it.
+Result<std::string> WalGetPrefix(Context& ctx) {
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return ErrnoError("finding the bulwark binary", errno);
+  std::string prefix = pg::ShellQuote(std::string(exe, static_cast<size_t>(n)));
+  BW_ASSIGN_OR_RETURN(std::string url, ctx.RepositoryUrl());
+  if (url.find("://") == std::string::npos) {
+    BW_ASSIGN_OR_RETURN(url, sources::files::AbsolutePath(url));
+  }
+  prefix += " --repo " + pg::ShellQuote(url);
+  std::string pwfile = ctx.global.password_file;
+  if (pwfile.empty()) pwfile = Env("BULWARK_PASSWORD_FILE");
+  if (pwfile.empty()) pwfile = ctx.config.password_file;
+  if (!ctx.global.config_file.empty()) {
+    BW_ASSIGN_OR_RETURN(std::string cfg, sources::files::AbsolutePath(ctx.global.config_file));
+    prefix += " --config " + pg::ShellQuote(cfg);
+  }
+  if (pwfile.empty()) {
+    return Error(ErrorCode::kUsage,
+                 "restore_command needs the repository passphrase in a file PostgreSQL can read: "
+                 "give --password-file or BULWARK_PASSWORD_FILE (the passphrase itself is never "
+                 "written into the configuration)");
+  }
+  BW_ASSIGN_OR_RETURN(pwfile, sources::files::AbsolutePath(pwfile));
+  prefix += " --password-file " + pg::ShellQuote(pwfile);
+  return prefix;
+}
+
+int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
+  const char* what = "restore postgres";
+  pg::PgRestoreOptions options;
+  int targets = 0;
+  auto set = [&](bool given, pg::RecoveryTarget t, const std::string& v) {
+    if (!given) return;
+    ++targets;
+    options.target = t;
+    options.target_value = v;
+  };
+  set(!args.time.empty(), pg::RecoveryTarget::kTime, args.time);
+  set(!args.lsn.empty(), pg::RecoveryTarget::kLsn, args.lsn);
+  set(!args.xid.empty(), pg::RecoveryTarget::kXid, args.xid);
+  set(!args.name.empty(), pg::RecoveryTarget::kName, args.name);
+  set(args.immediate, pg::RecoveryTarget::kImmediate, "");
+  set(args.latest, pg::RecoveryTarget::kLatest, "");
+  if (targets > 1) {
+    return ReportError(Error(ErrorCode::kUsage,
+                             "give at most one of --time, --lsn, --xid, "
+                             "--name, --immediate, --latest"),
+                       what);
+  }
+  if (args.snapshot == "latest" && args.component.empty()) {
+    return ReportError(Error(ErrorCode::kUsage, "'latest' needs --component"), what);
+  }
+  auto prefix = WalGetPrefix(ctx);
+  if (!prefix.ok()) return ReportError(prefix.error(), what);
+  options.wal_get_prefix = *prefix;
+  options.component = args.component;
+  options.snapshot = args.snapshot;
+  options.target_dir = args.target;
+  options.workers = args.workers;
+
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ReportError(repo.error(), what);
+  repo::Repository& r = **repo;
+  AuditScope audit(ctx, "restore", args.component);
+  audit.record().storage_location = r.backend().Location();
+  audit.record().details = {{"kind", "postgres"}, {"target", args.target}};
+  if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
+
+  Progress progress;
+  options.progress = &progress;
+  ProgressPrinter printer(progress, "restore:", ctx.quiet());
+  auto result = pg::RestorePostgres(r, options);
+  printer.Stop();
+  if (!result.ok()) return audit.Fail(r, result.error(), what);
+  const auto& res = *result;
+  const auto& snap = res.plan.snapshot;
+  audit.record().component = snap.component;
+  audit.record().checksum = "sha256:" + snap.id.Hex();
+  audit.record().backup_size = res.bytes_written;
+  audit.record().details["snapshot"] = snap.id.Hex();
+  audit.record().details["recovery"] = res.settings;
+  Status audited = audit.Finish(r, "success");
+  if (ctx.json()) {
+    PrintJson({{"snapshot", snap.id.Hex()},
+               {"target", args.target},
+               {"files", res.files},
+               {"dirs", res.dirs},
+               {"bytes_written", res.bytes_written},
+               {"wal_needed", res.plan.wal_needed},
+               {"settings", res.settings},
+               {"duration_seconds", printer.ElapsedSeconds()}});
+  } else if (!ctx.quiet()) {
+    double secs = printer.ElapsedSeconds();
+    fmt::print("restored PostgreSQL backup {} ({}) to {}: {} files, {} in {} ({})\n",
+               snap.id.ShortHex(), snap.source.value("backup_stop_time", std::string()),
+               args.target, res.files, FormatBytes(res.bytes_written), FormatDuration(secs),
+               FormatRate(secs > 0 ? res.bytes_written / secs : 0));
+    for (const auto& s : res.settings) fmt::print("  {}\n", s);
+    fmt::print("start PostgreSQL on it to replay WAL (recovery.signal is set)\n");
+  }
+  if (!audited.ok()) return ExitCodeFor(audited.error().code());
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx) {
+  auto args = std::make_shared<PgRestoreArgs>();
+  CLI::App* sub = restore->add_subcommand(
+      "postgres", "Restore a PostgreSQL backup and configure point-in-time recovery");
+  sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"")
+      ->required();
+  sub->add_option("-t,--target", args->target, "New data directory (missing or empty)")->required();
+  sub->add_option("--component", args->component, "Component (needed with \"latest\")");
+  sub->add_option("--time", args->time,
+                  "Recover to this time, e.g. \"2026-11-24 10:15:00+00\" (with latest: picks "
+                  "the newest backup that ended before it)");
+  sub->add_option("--lsn", args->lsn, "Recover to this WAL position, e.g. 0/3000060");
+  sub->add_option("--xid", args->xid, "Recover to this transaction ID");
+  sub->add_option("--name", args->name, "Recover to this restore point (pg_create_restore_point)");
+  sub->add_flag("--immediate", args->immediate, "Stop as soon as the backup is consistent");
+  sub->add_flag("--latest", args->latest, "Replay all archived WAL (the default)");
+  sub->add_option("--workers", args->workers, "Parallel restore workers");
+  sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunPgRestore(ctx, *args); }; });
+  return sub;
+}
+
+}  // namespace bulwark::cli

@@ -1,0 +1,250 @@
+#include "sources/postgres/wal_archive.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "crypto/hash.h"
+#include "repo/blob_writer.h"
+#include "repo/lock.h"
+#include "repo/parallel.h"
+#include "sources/files/fs_util.h"
+#include "sources/postgres/wal_names.h"
+
+namespace bulwark::sources::postgres {
+
+namespace {
+
+// WAL is mostly unique and compresses well; fixed pieces keep a segment pushed again (or the
+// copy that starts a new timeline) deduplicated without content-defined chunking's cost.
+constexpr size_t kWalBlobSize = 1u << 20;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Result<Bytes> ReadWholeFile(const std::string& path) {
+  files::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("opening " + path, errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat " + path, errno);
+  if (!S_ISREG(st.st_mode)) return Error(ErrorCode::kUsage, path + " is not a regular file");
+  Bytes data(static_cast<size_t>(st.st_size));
+  ssize_t n = files::ReadFull(fd.get(), data.data(), data.size());
+  if (n < 0) return ErrnoError("reading " + path, errno);
+  data.resize(static_cast<size_t>(n));
+  return data;
+}
+
+Status SameOrConflict(const repo::WalRecord& existing, const std::string& component, uint64_t size,
+                      const Id& sha) {
+  if (existing.size == size && existing.sha256 == sha) return Status::Ok();
+  return Error(ErrorCode::kAlreadyExists,
+               fmt::format("a different {} is already archived for component '{}' ({} bytes, "
+                           "sha256 {}; this one: {} bytes, sha256 {}); refusing to replace it",
+                           existing.name, component, existing.size, existing.sha256.ShortHex(),
+                           size, sha.ShortHex()));
+}
+
+// Fetches one archived file into `dest` via a temporary name.
+Status FetchTo(const repo::Repository& repo, const repo::WalRecord& rec, const std::string& dest) {
+  const std::string tmp = dest + ".bulwark-tmp";
+  files::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoError("creating " + tmp, errno);
+  crypto::Sha256Stream sha;
+  uint64_t size = 0;
+  for (const Id& id : rec.blobs) {
+    auto data = repo.LoadBlob(repo::BlobType::kData, id);
+    if (!data.ok()) {
+      ::unlink(tmp.c_str());
+      return data.error().Wrap("WAL file " + rec.name);
+    }
+    sha.Update(*data);
+    Status st = files::WriteAll(fd.get(), *data, -1, tmp);
+    if (!st.ok()) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    size += data->size();
+  }
+  if (size != rec.size || sha.Finish() != rec.sha256) {
+    ::unlink(tmp.c_str());
+    return Error(ErrorCode::kIntegrity, "WAL file " + rec.name +
+                                            " read back from the repository does not match its "
+                                            "recorded checksum");
+  }
+  fd.Reset();
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoError("renaming into " + dest, err);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& component,
+                                  const std::string& path) {
+  if (component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  WalPushResult result;
+  result.name = BaseName(path);
+  if (result.name.empty() || result.name == "." || result.name == "..") {
+    return Error(ErrorCode::kUsage, "'" + path + "' does not name a WAL file");
+  }
+  BW_ASSIGN_OR_RETURN(Bytes data, ReadWholeFile(path));
+  result.size = data.size();
+  const Id sha = crypto::Sha256(data);
+
+  auto existing = repo::GetWalRecord(repo, component, result.name);
+  if (existing.ok()) {
+    BW_RETURN_IF_ERROR(SameOrConflict(*existing, component, result.size, sha));
+    result.already_archived = true;
+    return result;
+  }
+  if (existing.error().code() != ErrorCode::kNotFound) return existing.error();
+
+  BW_ASSIGN_OR_RETURN(auto lock,
+                      repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "wal-push"));
+  repo::WalRecord rec;
+  rec.component = component;
+  rec.name = result.name;
+  rec.size = result.size;
+  rec.sha256 = sha;
+  {
+    repo::WriterOptions wo;
+    wo.workers = 2;
+    repo::BlobWriter writer(repo, wo);
+    for (size_t at = 0; at < data.size(); at += kWalBlobSize) {
+      size_t len = std::min(kWalBlobSize, data.size() - at);
+      BW_ASSIGN_OR_RETURN(Id id,
+                          writer.Add(repo::BlobType::kData,
+                                     Bytes(data.begin() + static_cast<std::ptrdiff_t>(at),
+                                           data.begin() + static_cast<std::ptrdiff_t>(at + len))));
+      rec.blobs.push_back(id);
+    }
+    BW_RETURN_IF_ERROR(writer.Flush());
+    result.bytes_stored = writer.stats().bytes_new_stored;
+  }
+  if (!lock->StillValid()) {
+    return Error(ErrorCode::kLocked, "the repository lock was lost; WAL file not archived");
+  }
+  rec.pushed_unix_ns = NowNs();
+  Status put = repo::PutWalRecord(repo, rec);
+  if (!put.ok() && put.error().code() == ErrorCode::kAlreadyExists) {
+    // Another push of the same name won the race: fine if it is the same file.
+    BW_ASSIGN_OR_RETURN(auto other, repo::GetWalRecord(repo, component, result.name));
+    BW_RETURN_IF_ERROR(SameOrConflict(other, component, result.size, sha));
+    result.already_archived = true;
+    return result;
+  }
+  BW_RETURN_IF_ERROR(put);
+  return result;
+}
+
+Status GetWalFile(const repo::Repository& repo, const std::string& component,
+                  const std::string& name, const std::string& dest, const WalGetOptions& options) {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return Error(ErrorCode::kUsage, "'" + name + "' is not a WAL file name");
+  }
+  const bool spool = !options.spool_dir.empty();
+  if (spool) {
+    // A prefetched copy was verified when it was fetched.
+    const std::string spooled = files::JoinPath(options.spool_dir, name);
+    if (::rename(spooled.c_str(), dest.c_str()) == 0) return Status::Ok();
+  }
+  std::vector<std::string> names = {name};
+  auto wid = ParseWalFileName(name, kDefaultWalSegmentSize);
+  if (spool && options.prefetch > 0 && wid) {
+    ::mkdir(options.spool_dir.c_str(), 0700);
+    for (int k = 1; k <= options.prefetch; ++k) {
+      std::string next =
+          WalFileName(wid->timeline, wid->segno + static_cast<uint64_t>(k), kDefaultWalSegmentSize);
+      struct stat st;
+      if (::stat(files::JoinPath(options.spool_dir, next).c_str(), &st) == 0) continue;
+      names.push_back(next);
+    }
+  }
+  std::vector<Status> results(names.size());
+  (void)repo::ParallelFor(names.size(), static_cast<int>(names.size()), [&](size_t i) -> Status {
+    auto rec = repo::GetWalRecord(repo, component, names[i]);
+    if (!rec.ok()) {
+      results[i] = rec.error();
+      return Status::Ok();
+    }
+    results[i] = FetchTo(repo, *rec, i == 0 ? dest : files::JoinPath(options.spool_dir, names[i]));
+    return Status::Ok();
+  });
+  if (spool && wid) {
+    // Older spooled segments will not be asked for again on this timeline.
+    if (DIR* d = ::opendir(options.spool_dir.c_str())) {
+      while (struct dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (IsWalSegmentName(n) && n.substr(0, 8) == name.substr(0, 8) && n < name) {
+          ::unlink(files::JoinPath(options.spool_dir, n).c_str());
+        }
+      }
+      ::closedir(d);
+    }
+  }
+  if (!results[0].ok() && results[0].error().code() == ErrorCode::kNotFound) {
+    return Error(ErrorCode::kNotFound,
+                 "WAL file " + name + " is not archived for component '" + component + "'");
+  }
+  return results[0];
+}
+
+Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,
+                                               const std::string& component) {
+  BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+  std::set<std::string> names;
+  for (const auto& r : records) names.insert(r.name);
+  return names;
+}
+
+Result<WalStatus> GetWalStatus(const repo::Repository& repo, const std::string& component,
+                               uint64_t seg_size) {
+  BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+  WalStatus st;
+  std::map<uint32_t, std::vector<uint64_t>> by_timeline;
+  for (const auto& r : records) {
+    ++st.files;
+    st.bytes += r.size;
+    if (IsTimelineHistoryName(r.name)) st.histories.push_back(r.name);
+    auto id = ParseWalFileName(r.name, seg_size);
+    if (!id) continue;
+    by_timeline[id->timeline].push_back(id->segno);
+    if (st.newest_segment.empty() || r.name > st.newest_segment) {
+      st.newest_segment = r.name;
+      st.newest_pushed_unix_ns = r.pushed_unix_ns;
+    }
+    if (st.oldest_segment.empty() || r.name < st.oldest_segment) st.oldest_segment = r.name;
+  }
+  std::sort(st.histories.begin(), st.histories.end());
+  for (auto& [tli, segs] : by_timeline) {
+    std::sort(segs.begin(), segs.end());
+    for (size_t i = 1; i < segs.size(); ++i) {
+      if (segs[i] > segs[i - 1] + 1) {
+        st.gaps.push_back(WalFileName(tli, segs[i - 1] + 1, seg_size) + ".." +
+                          WalFileName(tli, segs[i] - 1, seg_size));
+      }
+    }
+  }
+  return st;
+}
+
+}  // namespace bulwark::sources::postgres

@@ -1,0 +1,60 @@
+// Continuous WAL archiving into the repository (repo/wal_store.h): push one file for
+// archive_command, get one file (prefetching the following segments into a spool) for
+// restore_command, and the archive's status (newest segment, lag, gaps). Each call runs on the
+// calling thread plus short-lived fetch threads; the repository must be open (get and status
+// need its index loaded: Repository::LoadIndex).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "repo/repository.h"
+#include "repo/wal_store.h"
+
+namespace bulwark::sources::postgres {
+
+struct WalPushResult {
+  std::string name;
+  uint64_t size = 0;
+  bool already_archived = false;  // the same file was archived before: nothing stored
+  uint64_t bytes_stored = 0;
+};
+
+// Archives the file at `path` under its base name. Idempotent: the same contents again is ok
+// (already_archived); different contents under an archived name is kAlreadyExists. Everything is
+// durable in the repository when this returns ok.
+Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& component,
+                                  const std::string& path);
+
+struct WalGetOptions {
+  std::string spool_dir;  // where prefetched segments wait; empty: no prefetch
+  int prefetch = 4;       // following segments fetched in parallel with the requested one
+};
+
+// Writes archived file `name` to `dest` (atomically: temp file + rename), verifying its
+// SHA-256. kNotFound when the component has no such file (restore_command's normal "no more
+// WAL" answer). Uses a prefetched copy from the spool when there is one.
+Status GetWalFile(const repo::Repository& repo, const std::string& component,
+                  const std::string& name, const std::string& dest, const WalGetOptions& options);
+
+struct WalStatus {
+  size_t files = 0;
+  uint64_t bytes = 0;
+  std::string oldest_segment;
+  std::string newest_segment;
+  int64_t newest_pushed_unix_ns = 0;
+  std::vector<std::string> gaps;       // "first..last" missing ranges between archived segments
+  std::vector<std::string> histories;  // timeline history files
+};
+
+Result<WalStatus> GetWalStatus(const repo::Repository& repo, const std::string& component,
+                               uint64_t seg_size);
+
+// Names of the archived files of the component.
+Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,
+                                               const std::string& component);
+
+}  // namespace bulwark::sources::postgres
