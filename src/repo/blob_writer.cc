@@ -28,6 +28,11 @@ struct BlobKeyHash {
 // Queue cost of a blob beyond its bytes, so a flood of empty blobs is still bounded.
 constexpr size_t kPerBlobCost = 128;
 
+// An index file is written once this many blobs are waiting for one, whatever the pack count:
+// with millions of tiny files the pending entries (and the encoded file) would otherwise
+// duplicate the whole in-memory index at Flush time.
+constexpr size_t kMaxBlobsPerIndexFile = 1u << 16;
+
 }  // namespace
 
 struct BlobWriter::Impl {
@@ -171,8 +176,12 @@ struct BlobWriter::Impl {
     std::vector<IndexedPack> batch;
     {
       std::lock_guard lock(index_mu);
+      unindexed_blobs += up.pack.blobs.size();
       unindexed.push_back(std::move(up.pack));
-      if (unindexed.size() >= options.packs_per_index) batch.swap(unindexed);
+      if (unindexed.size() >= options.packs_per_index || unindexed_blobs >= kMaxBlobsPerIndexFile) {
+        batch.swap(unindexed);
+        unindexed_blobs = 0;
+      }
     }
     if (!batch.empty()) {
       if (Status s = WriteIndex(batch); !s.ok()) SetError(s.error());
@@ -228,6 +237,7 @@ struct BlobWriter::Impl {
     {
       std::lock_guard lock(index_mu);
       batch.swap(unindexed);
+      unindexed_blobs = 0;
     }
     if (!batch.empty()) {
       Status s = WriteIndex(batch);
@@ -260,6 +270,7 @@ struct BlobWriter::Impl {
 
   std::mutex index_mu;
   std::vector<IndexedPack> unindexed;  // stored packs not yet in an index file
+  size_t unindexed_blobs = 0;          // blobs in `unindexed`
 
   mutable std::mutex error_mu;
   std::optional<Error> error;
