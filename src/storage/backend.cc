@@ -3,16 +3,25 @@
 #include <filesystem>
 
 #include "storage/local/local_backend.h"
+#include "storage/s3/s3_backend.h"
 
 namespace bulwark::storage {
 
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {
+  return OpenBackend(url, BackendOptions{});
+}
+
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url,
+                                             const BackendOptions& options) {
   if (url.empty()) {
     return Error(ErrorCode::kUsage, "no repository given: use --repo or set BULWARK_REPOSITORY");
   }
   std::string path;
   if (url.starts_with("s3://")) {
-    return Error(ErrorCode::kUsage, "S3 repositories are not supported by this build yet");
+    s3::S3Overrides overrides{options.s3_endpoint, options.s3_region, options.s3_ca_bundle,
+                              options.s3_profile};
+    BW_ASSIGN_OR_RETURN(s3::S3Options s3opts, s3::ResolveS3Options(url, overrides));
+    return std::unique_ptr<Backend>(std::make_unique<s3::S3Backend>(std::move(s3opts)));
   }
   if (url.starts_with("file://")) {
     path = url.substr(7);

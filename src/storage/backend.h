@@ -54,7 +54,17 @@ class Backend {
   virtual std::string Location() const = 0;
 };
 
-// Opens a backend from a repository URL: a path, file:///path, or (later) s3://bucket/prefix.
+// Settings for backends that need more than a URL; empty fields mean "not given" (the S3
+// backend then reads the standard AWS environment variables and shared files).
+struct BackendOptions {
+  std::string s3_endpoint;   // --s3-endpoint or the config
+  std::string s3_region;     // --s3-region or the config
+  std::string s3_ca_bundle;  // --s3-ca-bundle or the config
+  std::string s3_profile;    // profile in ~/.aws/credentials
+};
+
+// Opens a backend from a repository URL: a path, file:///path, or s3://bucket/prefix.
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url);
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const BackendOptions& options);
 
 }  // namespace bulwark::storage
