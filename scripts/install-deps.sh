@@ -8,11 +8,14 @@ BUILD_PKGS=(
   libzstd-dev libssl-dev libsodium-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-format
+  clang libclang-rt-14-dev clang-format ccache
 )
 TEST_PKGS=(
   postgresql-15 postgresql-client-15 redis-server redis-tools
   time util-linux procps coreutils python3
+  # S3 tests: a one-machine Ceph cluster with radosgw (scripts/ceph-sandbox.sh), and the AWS
+  # CLI for side-by-side checks and benchmarks.
+  ceph-mon ceph-osd ceph-base ceph-common radosgw bc curl awscli
 )
 BENCH_PKGS=(
   restic borgbackup pgbackrest

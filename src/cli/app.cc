@@ -24,7 +24,8 @@ int RunCli(int argc, char** argv) {
   app.option_defaults()->always_capture_default(false);
   app.set_version_flag("--version", std::string("bulwark ") + BULWARK_VERSION);
   app.add_option("-r,--repo", ctx.global.repo,
-                 "Repository location: a path, file:///path (or BULWARK_REPOSITORY)");
+                 "Repository location: a path, file:///path or s3://bucket/prefix (or "
+                 "BULWARK_REPOSITORY)");
   app.add_option("--password-file", ctx.global.password_file,
                  "File holding the repository passphrase (or BULWARK_PASSWORD_FILE, "
                  "BULWARK_PASSWORD)");
@@ -34,6 +35,12 @@ int RunCli(int argc, char** argv) {
   app.add_option("--compliance-tag", ctx.global.compliance_tags,
                  "Compliance tag recorded in audit records (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--s3-endpoint", ctx.global.s3_endpoint,
+                 "S3 endpoint URL for s3:// repositories, e.g. http://127.0.0.1:7480 (or "
+                 "AWS_ENDPOINT_URL; default AWS)");
+  app.add_option("--s3-region", ctx.global.s3_region, "S3 region (or AWS_REGION)");
+  app.add_option("--s3-ca-bundle", ctx.global.s3_ca_bundle,
+                 "PEM file of CA certificates for the S3 endpoint (or AWS_CA_BUNDLE)");
   app.add_flag("--json", ctx.global.json, "Print machine-readable JSON on stdout");
   app.add_flag("-q,--quiet", ctx.global.quiet, "Print no progress and no summaries");
 

@@ -79,6 +79,14 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
     BW_RETURN_IF_ERROR(GetString(path, *t, "repository", "url", cfg.repository_url));
     BW_RETURN_IF_ERROR(GetString(path, *t, "repository", "password_file", cfg.password_file));
   }
+  if (const toml::node* node = root.get("s3")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) return ConfigError(path, node->source(), "[s3] must be a table");
+    BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "endpoint", cfg.s3_endpoint));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "region", cfg.s3_region));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "ca_bundle", cfg.s3_ca_bundle));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "profile", cfg.s3_profile));
+  }
   if (const toml::node* node = root.get("audit")) {
     const toml::table* t = node->as_table();
     if (t == nullptr) return ConfigError(path, node->source(), "[audit] must be a table");
@@ -126,7 +134,16 @@ Result<std::string> Context::RepositoryUrl() const {
 
 Result<std::unique_ptr<storage::Backend>> Context::OpenBackend() const {
   BW_ASSIGN_OR_RETURN(std::string url, RepositoryUrl());
-  return storage::OpenBackend(url);
+  // Flags win over the config; the S3 backend falls back to the AWS environment for the rest.
+  auto pick = [](const std::string& flag, const std::string& cfg) {
+    return flag.empty() ? cfg : flag;
+  };
+  storage::BackendOptions opts;
+  opts.s3_endpoint = pick(global.s3_endpoint, config.s3_endpoint);
+  opts.s3_region = pick(global.s3_region, config.s3_region);
+  opts.s3_ca_bundle = pick(global.s3_ca_bundle, config.s3_ca_bundle);
+  opts.s3_profile = config.s3_profile;
+  return storage::OpenBackend(url, opts);
 }
 
 Result<std::string> Context::Passphrase(bool confirm) {

@@ -20,6 +20,9 @@ struct GlobalOptions {
   std::string password_file;                 // --password-file
   std::string config_file;                   // --config
   std::vector<std::string> compliance_tags;  // --compliance-tag (repeatable)
+  std::string s3_endpoint;                   // --s3-endpoint (else AWS_ENDPOINT_URL, config)
+  std::string s3_region;                     // --s3-region (else AWS_REGION, config)
+  std::string s3_ca_bundle;                  // --s3-ca-bundle (else AWS_CA_BUNDLE, config)
   bool json = false;
   bool quiet = false;
 };
@@ -28,12 +31,14 @@ struct GlobalOptions {
 // components and schedules); known keys of the wrong type are errors.
 //   [repository] url = "...", password_file = "..."
 //   [audit] operator = "...", compliance_tags = ["SOX", ...]
+//   [s3] endpoint = "...", region = "...", ca_bundle = "...", profile = "..."
 struct FileConfig {
   std::string path;
   std::string repository_url;
   std::string password_file;
   std::string operator_name;
   std::vector<std::string> compliance_tags;
+  std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
 };
 
 // kUsage naming the file and line on a syntax error or a key of the wrong type.
