@@ -31,6 +31,7 @@ struct PgRestoreArgs {
   std::string name;
   bool immediate = false;
   bool latest = false;
+  std::string timeline;
   int workers = 0;
 };
 
@@ -101,6 +102,7 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   options.snapshot = args.snapshot;
   options.target_dir = args.target;
   options.workers = args.workers;
+  options.timeline = args.timeline;
 
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ReportError(repo.error(), what);
@@ -164,6 +166,9 @@ CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx) {
   sub->add_option("--name", args->name, "Recover to this restore point (pg_create_restore_point)");
   sub->add_flag("--immediate", args->immediate, "Stop as soon as the backup is consistent");
   sub->add_flag("--latest", args->latest, "Replay all archived WAL (the default)");
+  sub->add_option("--timeline", args->timeline,
+                  "recovery_target_timeline: current, latest or a number (default: current "
+                  "with a target, latest without)");
   sub->add_option("--workers", args->workers, "Parallel restore workers");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunPgRestore(ctx, *args); }; });
   return sub;

@@ -346,7 +346,9 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
                               ConfQuote(value));
     result.settings.push_back("recovery_target_action = 'promote'");
   }
-  result.settings.push_back("recovery_target_timeline = 'latest'");
+  std::string timeline = options.timeline;
+  if (timeline.empty()) timeline = options.target == RecoveryTarget::kLatest ? "latest" : "current";
+  result.settings.push_back("recovery_target_timeline = " + ConfQuote(timeline));
   conf += "# Recovery settings written by bulwark restore postgres (snapshot " +
           snap.id.ShortHex() + ")\n";
   for (const auto& s : result.settings) conf += s + "\n";

@@ -32,6 +32,10 @@ struct PgRestoreOptions {
   std::string target_dir;  // must be missing or empty
   RecoveryTarget target = RecoveryTarget::kLatest;
   std::string target_value;  // time, LSN, xid or restore point name
+  // recovery_target_timeline: "current", "latest" or a number. Empty: "current" (the backup's
+  // timeline) with a target, so a point in the past is found on the timeline it was on even
+  // when later restores forked new timelines; "latest" without one.
+  std::string timeline;
   // restore_command is this prefix (binary and global flags: repository, passphrase file, as
   // shell words) followed by "wal-get --component <component> %f %p".
   std::string wal_get_prefix;
