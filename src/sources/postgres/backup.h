@@ -20,7 +20,12 @@
 namespace bulwark::sources::postgres {
 
 inline constexpr const char* kSnapshotKind = "postgres";
-inline constexpr uint32_t kDefaultRelationBlockSize = 128 * 1024;
+// Two pages: a changed page costs 16 KiB. Measured on pgbench scale 4 after 600 transactions
+// (full / incremental plaintext added, index): 8 KiB 72 MB / 9.1 MB, 443 KB; 16 KiB 72 MB /
+// 15.4 MB, 267 KB; 32 KiB 72 MB / 25 MB, 166 KB; 128 KiB 73 MB / 50 MB, 73 KB. 8 KiB blocks
+// compress markedly worse (a full stores 1.75x the bytes of 128 KiB blocks, 16 KiB 1.35x) and
+// multiply the per-blob work; 16 KiB keeps most of the incremental saving.
+inline constexpr uint32_t kDefaultRelationBlockSize = 16 * 1024;
 
 enum class BackupType { kFull, kIncremental };
 
