@@ -113,6 +113,14 @@ Bytes Seal(const SecretKey& key, ByteView plaintext, ByteView associated_data) {
 }
 
 Result<Bytes> Open(const SecretKey& key, ByteView sealed, ByteView associated_data) {
+  Bytes plain;
+  BW_ASSIGN_OR_RETURN(ByteView view, OpenInto(key, sealed, associated_data, plain));
+  plain.resize(view.size());
+  return plain;
+}
+
+Result<ByteView> OpenInto(const SecretKey& key, ByteView sealed, ByteView associated_data,
+                          Bytes& buffer) {
   if (sealed.size() < kSealOverhead) {
     return Error(ErrorCode::kIntegrity,
                  "encrypted object truncated (" + std::to_string(sealed.size()) + " bytes)");
@@ -131,12 +139,13 @@ Result<Bytes> Open(const SecretKey& key, ByteView sealed, ByteView associated_da
     Fatal("GCM decrypt init");
   }
   if (!SetAad(ctx, associated_data, false)) Fatal("GCM aad");
-  Bytes plain(ct_len);
+  if (buffer.size() < ct_len) buffer.resize(ct_len);
+  uint8_t* plain = buffer.data();
   size_t done = 0;
   while (done < ct_len) {
     size_t n = std::min(kMaxPiece, ct_len - done);
     int outl = 0;
-    if (EVP_DecryptUpdate(ctx, plain.data() + done, &outl, ct + done, static_cast<int>(n)) != 1) {
+    if (EVP_DecryptUpdate(ctx, plain + done, &outl, ct + done, static_cast<int>(n)) != 1) {
       Fatal("GCM decrypt");
     }
     done += n;
@@ -146,12 +155,12 @@ Result<Bytes> Open(const SecretKey& key, ByteView sealed, ByteView associated_da
     Fatal("GCM set tag");
   }
   int outl = 0;
-  if (EVP_DecryptFinal_ex(ctx, plain.data() + done, &outl) != 1) {
-    sodium_memzero(plain.data(), plain.size());
+  if (EVP_DecryptFinal_ex(ctx, plain + done, &outl) != 1) {
+    sodium_memzero(plain, ct_len);
     return Error(ErrorCode::kIntegrity,
                  "authentication failed (wrong key, or the object was modified or truncated)");
   }
-  return plain;
+  return ByteView(plain, ct_len);
 }
 
 }  // namespace bulwark::crypto

@@ -23,5 +23,10 @@ void SealAppend(const SecretKey& key, ByteView plaintext, ByteView associated_da
 
 // Decrypts and authenticates. Any modification, truncation or wrong key gives kIntegrity.
 Result<Bytes> Open(const SecretKey& key, ByteView sealed, ByteView associated_data = {});
+// Open into `buffer`, which is grown when too small and never shrunk, so a buffer a thread
+// keeps is reused without reallocating or zero-filling; returns the plaintext as a view into
+// it (valid until the buffer is next changed).
+Result<ByteView> OpenInto(const SecretKey& key, ByteView sealed, ByteView associated_data,
+                          Bytes& buffer);
 
 }  // namespace bulwark::crypto

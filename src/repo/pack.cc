@@ -81,31 +81,42 @@ size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, Byt
   return out.size() - before;
 }
 
-Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
-                         uint32_t raw_length) {
-  BW_ASSIGN_OR_RETURN(Bytes plain, crypto::Open(key, sealed, BlobAssociatedData(type, id)));
+Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, const Id& id,
+                                ByteView sealed, uint32_t raw_length, DecodeBuffers& buffers) {
+  BW_ASSIGN_OR_RETURN(ByteView plain,
+                      crypto::OpenInto(key, sealed, BlobAssociatedData(type, id), buffers.opened));
   if (plain.empty()) return Corrupt("empty blob frame");
   if (plain[0] == kFrameRaw) {
     if (raw_length != kUnknownRawLength && plain.size() - 1 != raw_length)
       return Corrupt("blob length " + std::to_string(plain.size() - 1) + " != indexed " +
                      std::to_string(raw_length));
-    plain.erase(plain.begin());
-    return plain;
+    return plain.subspan(1);
   }
   if (plain[0] != kFrameZstd) return Corrupt("unknown blob frame type");
-  ByteView z(plain.data() + 1, plain.size() - 1);
+  ByteView z = plain.subspan(1);
   unsigned long long size = ZSTD_getFrameContentSize(z.data(), z.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
     return Corrupt("bad compressed frame");
   if (raw_length != kUnknownRawLength ? size != raw_length : size > kMaxUnknownRawLength)
     return Corrupt("compressed blob size " + std::to_string(size) + " is not the indexed " +
                    std::to_string(raw_length));
-  Bytes out(size);
-  size_t got = ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), z.data(), z.size());
+  if (buffers.inflated.size() < size) buffers.inflated.resize(size);
+  size_t got = ZSTD_decompressDCtx(ThreadDCtx(), buffers.inflated.data(), size, z.data(), z.size());
   if (ZSTD_isError(got) || got != size)
     return Corrupt(std::string("decompression failed: ") +
                    (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output"));
-  return out;
+  return ByteView(buffers.inflated.data(), size);
+}
+
+Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
+                         uint32_t raw_length) {
+  DecodeBuffers buffers;
+  BW_ASSIGN_OR_RETURN(ByteView plain, DecodeBlobInto(key, type, id, sealed, raw_length, buffers));
+  if (!plain.empty() && plain.data() == buffers.inflated.data()) {
+    buffers.inflated.resize(plain.size());
+    return std::move(buffers.inflated);
+  }
+  return Bytes(plain.begin(), plain.end());
 }
 
 void PackBuilder::AddSealed(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length) {

@@ -26,6 +26,16 @@ size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, Byt
 inline constexpr uint32_t kUnknownRawLength = UINT32_MAX;
 Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
                          uint32_t raw_length);
+// Buffers one thread reuses across DecodeBlobInto calls (grown as needed, never shrunk), so
+// a restore decodes without allocating or zero-filling per blob.
+struct DecodeBuffers {
+  Bytes opened;    // decrypted frame
+  Bytes inflated;  // decompressed payload
+};
+// DecodeBlob into `buffers`; the returned view points into them and stays valid until they
+// are next used.
+Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, const Id& id,
+                                ByteView sealed, uint32_t raw_length, DecodeBuffers& buffers);
 
 class PackBuilder {
  public:

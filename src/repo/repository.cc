@@ -238,6 +238,15 @@ Result<Bytes> Repository::DecodeBlob(BlobType type, const Id& id, ByteView seale
   return plain;
 }
 
+Result<ByteView> Repository::DecodeBlobInto(BlobType type, const Id& id, ByteView sealed,
+                                            uint32_t raw_length, DecodeBuffers& buffers) const {
+  auto plain = repo::DecodeBlobInto(key_.encryption, type, id, sealed, raw_length, buffers);
+  if (!plain.ok()) return plain.error().Wrap("blob " + id.ShortHex());
+  if (BlobId(*plain) != id)
+    return Error(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
+  return plain;
+}
+
 Result<Id> Repository::SaveObject(ObjectKind kind, ByteView plaintext) {
   Bytes sealed = crypto::Seal(key_.encryption, plaintext, AsBytes(ObjectPrefix(kind)));
   Id id = crypto::Sha256(sealed);

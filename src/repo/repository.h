@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "crypto/keys.h"
 #include "repo/index.h"
+#include "repo/pack.h"
 #include "repo/types.h"
 #include "storage/backend.h"
 
@@ -22,14 +23,14 @@ struct RepoConfig {
   uint32_t version = 1;
   Id repository_id;
   chunk::ChunkerParams chunker;
-  int compression_level = 3;          // zstd level for new blobs
-  uint32_t pack_size = 16u << 20;     // target pack size in bytes
+  int compression_level = 3;       // zstd level for new blobs
+  uint32_t pack_size = 16u << 20;  // target pack size in bytes
 };
 
 struct InitOptions {
-  RepoConfig config;                  // repository_id is filled in by Init
+  RepoConfig config;  // repository_id is filled in by Init
   crypto::Argon2Params kdf;
-  std::string key_user;               // label of the first key slot (e.g. user@host)
+  std::string key_user;  // label of the first key slot (e.g. user@host)
 };
 
 class Repository {
@@ -62,6 +63,10 @@ class Repository {
   Result<Bytes> LoadBlob(BlobType type, const Id& id) const;
   // Decodes a sealed blob already fetched (restore fetches whole pack ranges itself).
   Result<Bytes> DecodeBlob(BlobType type, const Id& id, ByteView sealed) const;
+  // The same into per-thread reusable buffers, also checking the indexed raw length; the view
+  // points into `buffers`.
+  Result<ByteView> DecodeBlobInto(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length,
+                                  DecodeBuffers& buffers) const;
 
   // Stand-alone objects: sealed, stored create-only under ObjectPrefix(kind)/sha256(stored).
   Result<Id> SaveObject(ObjectKind kind, ByteView plaintext);

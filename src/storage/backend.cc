@@ -7,6 +7,12 @@
 
 namespace bulwark::storage {
 
+Result<ByteView> Backend::GetRangeInto(const std::string& key, uint64_t offset, uint64_t length,
+                                       Bytes& buffer) {
+  BW_ASSIGN_OR_RETURN(buffer, GetRange(key, offset, length));
+  return ByteView(buffer);
+}
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {
   return OpenBackend(url, BackendOptions{});
 }

@@ -35,6 +35,11 @@ class Backend {
   // `length` bytes from `offset`. kNotFound if absent; kIntegrity if the object is shorter
   // than offset + length (truncated).
   virtual Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) = 0;
+  // GetRange into `buffer`, grown when too small and never shrunk, so a thread that keeps its
+  // buffer reads without reallocating; returns the bytes as a view into it. The default
+  // moves GetRange's result in; backends that can read in place override it.
+  virtual Result<ByteView> GetRangeInto(const std::string& key, uint64_t offset, uint64_t length,
+                                        Bytes& buffer);
 
   // Every object whose key starts with `prefix` (e.g. "snapshots/"), in no particular order.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 
 #include "crypto/aead.h"
 #include "crypto/hash.h"
@@ -67,6 +68,29 @@ TEST(PackTest, BlobRoundTripCompressesWhenItPays) {
   ASSERT_FALSE(wrong_len.ok());
   EXPECT_EQ(wrong_len.error().code(), ErrorCode::kIntegrity);
   EXPECT_FALSE(DecodeBlob(key, BlobType::kData, FakeId(2), sealed_noise, 5).ok());
+}
+
+// One set of buffers decodes a large and then smaller blobs of both frame kinds: each view is
+// exactly the blob, whatever the buffers held before, and failures leave no plaintext behind.
+TEST(PackTest, DecodeBlobIntoReusesBuffers) {
+  auto key = TestKey(7);
+  DecodeBuffers buffers;
+  const std::vector<Bytes> blobs = {TextData(300000), RandomData(200000, 4),
+                                    TextData(1000),   RandomData(10, 5),
+                                    Bytes{},          TextData(250000)};
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    Bytes sealed;
+    EncodeBlob(key, BlobType::kData, FakeId(static_cast<int>(i)), blobs[i], 3, sealed);
+    auto view = DecodeBlobInto(key, BlobType::kData, FakeId(static_cast<int>(i)), sealed,
+                               static_cast<uint32_t>(blobs[i].size()), buffers);
+    ASSERT_TRUE(view.ok()) << i << ": " << view.error().message();
+    EXPECT_EQ(Bytes(view->begin(), view->end()), blobs[i]) << i;
+    auto wrong = DecodeBlobInto(key, BlobType::kData, FakeId(99), sealed,
+                                static_cast<uint32_t>(blobs[i].size()), buffers);
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.error().code(), ErrorCode::kIntegrity);
+  }
+  EXPECT_GE(buffers.inflated.size(), 300000u);  // grown once, kept
 }
 
 TEST(PackTest, EmptyAndTinyBlobs) {

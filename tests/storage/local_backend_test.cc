@@ -159,6 +159,25 @@ TEST_F(LocalBackendTest, GetRange) {
   EXPECT_EQ(backend_.GetRange("packs/none", 0, 1).error().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(LocalBackendTest, GetRangeIntoReusesALargerBuffer) {
+  Bytes data = Data(10000, 3);
+  ASSERT_TRUE(backend_.Put("packs/p1", data).ok());
+  Bytes buffer(20000, 0xee);
+  auto r = backend_.GetRangeInto("packs/p1", 100, 50, buffer);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Bytes(r->begin(), r->end()), Bytes(data.begin() + 100, data.begin() + 150));
+  EXPECT_EQ(r->data(), buffer.data());
+  EXPECT_EQ(buffer.size(), 20000u);  // not shrunk
+  Bytes small;
+  auto whole = backend_.GetRangeInto("packs/p1", 0, 10000, small);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(Bytes(whole->begin(), whole->end()), data);
+  auto past = backend_.GetRangeInto("packs/p1", 9990, 11, buffer);
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.error().code(), ErrorCode::kIntegrity);
+  EXPECT_EQ(backend_.GetRangeInto("packs/none", 0, 1, buffer).error().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(LocalBackendTest, TruncatedObjectIsIntegrityError) {
   ASSERT_TRUE(backend_.Put("packs/p2", Data(5000, 1)).ok());
   fs::resize_file(root_ + "/packs/p2", 3000);

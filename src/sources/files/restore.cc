@@ -438,7 +438,14 @@ class Restorer {
         if (fd.valid()) {
           Status s =
               WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset), "writing " + f.path);
-          if (!s.ok()) FailFile(f, s.error());
+          if (!s.ok()) {
+            FailFile(f, s.error());
+          } else {
+            // Start writeback now, asynchronously: the disk then works while later chunks
+            // are fetched and decoded, instead of all of it waiting for the final syncfs.
+            ::sync_file_range(fd.get(), static_cast<off64_t>(use.file_offset),
+                              static_cast<off64_t>(plain.size()), SYNC_FILE_RANGE_WRITE);
+          }
         }
       }
       bytes_written_.fetch_add(plain.size(), std::memory_order_relaxed);
@@ -467,23 +474,26 @@ class Restorer {
     for (const BlobUse* u = begin; u != end; ++u) {
       stop = std::max<uint64_t>(stop, uint64_t{u->offset} + u->length);
     }
-    auto range = repo_.backend().GetRange(key, start, stop - start);
+    // Each worker keeps its read and decode buffers for the whole restore.
+    static thread_local Bytes range_buffer;
+    static thread_local Bytes single_buffer;
+    static thread_local repo::DecodeBuffers decode_buffers;
+    auto range = repo_.backend().GetRangeInto(key, start, stop - start, range_buffer);
     for (const BlobUse* g = begin; g != end;) {
       const BlobUse* gend = g;
       while (gend != end && gend->offset == g->offset && gend->id == g->id) ++gend;
-      Result<Bytes> plain = Error(ErrorCode::kFailure, "");
+      Result<ByteView> plain = Error(ErrorCode::kFailure, "");
       if (range.ok()) {
-        plain = repo_.DecodeBlob(repo::BlobType::kData, g->id,
-                                 ByteView(range->data() + (g->offset - start), g->length));
+        plain = repo_.DecodeBlobInto(repo::BlobType::kData, g->id,
+                                     range->subspan(g->offset - start, g->length), g->raw_length,
+                                     decode_buffers);
       } else {
         // The range as a whole failed (e.g. a truncated pack): try the blob on its own so
         // only the blobs that are really lost are reported.
-        auto one = repo_.backend().GetRange(key, g->offset, g->length);
-        plain = one.ok() ? repo_.DecodeBlob(repo::BlobType::kData, g->id, *one)
-                         : Result<Bytes>(one.error());
-      }
-      if (plain.ok() && plain->size() != g->raw_length) {
-        plain = Error(ErrorCode::kIntegrity, "length mismatch");
+        auto one = repo_.backend().GetRangeInto(key, g->offset, g->length, single_buffer);
+        plain = one.ok() ? repo_.DecodeBlobInto(repo::BlobType::kData, g->id, *one, g->raw_length,
+                                                decode_buffers)
+                         : Result<ByteView>(one.error());
       }
       if (!plain.ok()) {
         if (plain.error().code() != ErrorCode::kIntegrity &&

@@ -256,6 +256,14 @@ Result<Bytes> LocalBackend::Get(const std::string& key) {
 }
 
 Result<Bytes> LocalBackend::GetRange(const std::string& key, uint64_t offset, uint64_t length) {
+  Bytes out;
+  BW_ASSIGN_OR_RETURN(ByteView view, GetRangeInto(key, offset, length, out));
+  out.resize(view.size());
+  return out;
+}
+
+Result<ByteView> LocalBackend::GetRangeInto(const std::string& key, uint64_t offset,
+                                            uint64_t length, Bytes& buffer) {
   BW_RETURN_IF_ERROR(ValidateKey(key));
   if (offset + length < offset || offset > static_cast<uint64_t>(INT64_MAX) ||
       length > static_cast<uint64_t>(INT64_MAX)) {
@@ -278,11 +286,12 @@ Result<Bytes> LocalBackend::GetRange(const std::string& key, uint64_t offset, ui
   };
   // Check before allocating so a corrupt index entry cannot make us allocate a huge buffer.
   if (static_cast<uint64_t>(st.st_size) < offset + length) return truncated(st.st_size);
-  Bytes out(static_cast<size_t>(length));
+  const size_t want = static_cast<size_t>(length);
+  if (buffer.size() < want) buffer.resize(want);
   size_t done = 0;
-  while (done < out.size()) {
+  while (done < want) {
     ssize_t n =
-        ::pread(fd.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        ::pread(fd.get(), buffer.data() + done, want - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("reading " + path, errno);
@@ -290,7 +299,7 @@ Result<Bytes> LocalBackend::GetRange(const std::string& key, uint64_t offset, ui
     if (n == 0) return truncated(offset + done);
     done += static_cast<size_t>(n);
   }
-  return out;
+  return ByteView(buffer.data(), want);
 }
 
 Result<std::vector<ObjectInfo>> LocalBackend::List(const std::string& prefix) {
