@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "cli/prune_util.h"
 #include "policy/forget.h"
 #include "repo/snapshot.h"
+#include "sources/postgres/backup.h"
+#include "sources/postgres/wal_archive.h"
 
 namespace bulwark::cli {
 
@@ -62,11 +65,33 @@ int RunForget(Context& ctx, const ForgetArgs& args) {
   std::vector<std::string> removed;
   for (const auto& id : rep.removed) removed.push_back(id.Hex());
   audit.record().details["removed"] = removed;
+  // Archived PostgreSQL WAL older than what the remaining backups of a component need goes too.
+  const std::set<std::string> forgotten(removed.begin(), removed.end());
+  std::set<std::string> pg_components;
+  for (const auto& g : rep.groups) {
+    for (const auto& d : g.decisions) {
+      if (d.snapshot.kind == sources::postgres::kSnapshotKind) pg_components.insert(g.component);
+    }
+  }
+  nlohmann::json wal_removed = nlohmann::json::object();
+  std::vector<std::string> wal_lines;
+  for (const auto& c : pg_components) {
+    auto exp = sources::postgres::ExpireWal(r, c, forgotten, args.dry_run);
+    if (!exp.ok()) return audit.Fail(r, exp.error(), "forget: expiring the WAL of " + c);
+    if (exp->removed.empty()) continue;
+    wal_removed[c] = exp->removed.size();
+    wal_lines.push_back(fmt::format("{} {} archived WAL file{} of component {} (kept from {})",
+                                    rep.dry_run ? "would remove" : "removed", exp->removed.size(),
+                                    exp->removed.size() == 1 ? "" : "s", c, exp->keep_from));
+  }
+  audit.record().details["wal_removed"] = wal_removed;
   audit.record().details["kept"] = rep.kept;
   Status audited = audit.Finish(r, "success");
 
   if (ctx.json()) {
-    PrintJson(policy::ForgetReportToJson(rep));
+    nlohmann::json j = policy::ForgetReportToJson(rep);
+    j["wal_removed"] = wal_removed;
+    PrintJson(j);
   } else if (!ctx.quiet()) {
     fmt::print("policy: {}\n", p.ToString());
     for (const auto& g : rep.groups) {
@@ -83,6 +108,7 @@ int RunForget(Context& ctx, const ForgetArgs& args) {
     }
     fmt::print("\n{} {} snapshot{}, kept {}\n", rep.dry_run ? "would remove" : "removed",
                rep.removed.size(), rep.removed.size() == 1 ? "" : "s", rep.kept);
+    for (const auto& line : wal_lines) fmt::print("{}\n", line);
   }
   if (!audited.ok()) return ExitCodeFor(audited.error().code());
   if (args.prune && !args.dry_run) {

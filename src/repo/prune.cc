@@ -17,6 +17,7 @@
 #include "repo/parallel.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
+#include "repo/wal_store.h"
 
 namespace bulwark::repo {
 namespace {
@@ -173,7 +174,13 @@ Result<BlobSet> Pruner::UsedBlobs() {
   std::string missing;
   for (int attempt = 0; attempt < 2; ++attempt) {
     BW_ASSIGN_OR_RETURN(BlobSet used, WalkSnapshots(&missing));
-    if (missing.empty()) return used;
+    if (missing.empty()) {
+      // Archived PostgreSQL WAL files reference data blobs outside any snapshot.
+      BW_RETURN_IF_ERROR(ForEachWalBlob(repo_, [&used](const Id& id) {
+        used.insert(BlobKey{id, BlobType::kData});
+      }));
+      return used;
+    }
     // A backup that finished after the index was loaded: its index files are there now.
     BW_RETURN_IF_ERROR(repo_.LoadIndex());
   }

@@ -10,12 +10,15 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "crypto/hash.h"
 #include "repo/blob_writer.h"
 #include "repo/lock.h"
 #include "repo/parallel.h"
+#include "repo/snapshot.h"
 #include "sources/files/fs_util.h"
+#include "sources/postgres/backup.h"
 #include "sources/postgres/wal_names.h"
 
 namespace bulwark::sources::postgres {
@@ -206,6 +209,42 @@ Status GetWalFile(const repo::Repository& repo, const std::string& component,
                  "WAL file " + name + " is not archived for component '" + component + "'");
   }
   return results[0];
+}
+
+Result<WalExpireResult> ExpireWal(repo::Repository& repo, const std::string& component,
+                                  const std::set<std::string>& forgotten, bool dry_run) {
+  WalExpireResult result;
+  BW_ASSIGN_OR_RETURN(auto snapshots, repo::LoadAllSnapshots(repo));
+  std::optional<uint64_t> keep_segno;
+  uint64_t seg_size = kDefaultWalSegmentSize;
+  for (const auto& s : snapshots) {
+    if (s.kind != kSnapshotKind || s.component != component || forgotten.count(s.id.Hex())) {
+      continue;
+    }
+    const uint64_t seg = s.source.value("wal_segment_size", kDefaultWalSegmentSize);
+    auto first = ParseWalFileName(s.source.value("wal_start", std::string()), seg);
+    // A backup without a WAL range cannot be placed: keep everything.
+    if (!first) return result;
+    if (!keep_segno || first->segno < *keep_segno) {
+      keep_segno = first->segno;
+      seg_size = seg;
+      result.keep_from = WalFileName(first->timeline, first->segno, seg);
+    }
+  }
+  if (!keep_segno) return result;
+  BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+  for (const auto& r : records) {
+    // Segments, "<segment>.partial" and "<segment>.<offset>.backup" all start with the segment.
+    auto id = ParseWalFileName(std::string_view(r.name).substr(0, 24), seg_size);
+    if (IsTimelineHistoryName(r.name) || !id || id->segno >= *keep_segno) continue;
+    result.removed.push_back(r.name);
+  }
+  std::sort(result.removed.begin(), result.removed.end());
+  if (dry_run) return result;
+  for (const auto& name : result.removed) {
+    BW_RETURN_IF_ERROR(repo.backend().Remove(repo::WalRecordKey(repo, component, name)));
+  }
+  return result;
 }
 
 Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,

@@ -53,6 +53,19 @@ struct WalStatus {
 Result<WalStatus> GetWalStatus(const repo::Repository& repo, const std::string& component,
                                uint64_t seg_size);
 
+struct WalExpireResult {
+  std::string keep_from;             // oldest segment still needed; empty: nothing expired
+  std::vector<std::string> removed;  // archived files removed (or that would be, in a dry run)
+};
+
+// Retention for the archive: removes the component's archived WAL older than what its oldest
+// remaining PostgreSQL backup needs (segments, partial segments and backup history files whose
+// segment number lies before that backup's first WAL segment, on any timeline). Timeline
+// history files are kept. Backups whose ids are in `forgotten` count as gone; with no backup
+// left nothing is removed. The data blobs become unreferenced (prune reclaims them).
+Result<WalExpireResult> ExpireWal(repo::Repository& repo, const std::string& component,
+                                  const std::set<std::string>& forgotten, bool dry_run);
+
 // Names of the archived files of the component.
 Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,
                                                const std::string& component);
