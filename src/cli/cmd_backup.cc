@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/audit_hook.h"
@@ -12,6 +14,7 @@
 #include "cli/progress_printer.h"
 #include "cli/snapshot_util.h"
 #include "sources/files/backup.h"
+#include "sources/files/estimate.h"
 
 namespace bulwark::cli {
 
@@ -65,8 +68,18 @@ int RunBackup(Context& ctx, const BackupArgs& args, bool from_stdin) {
   Progress progress;
   options.progress = &progress;
   ProgressPrinter printer(progress, "backup:", ctx.quiet());
+  // On a terminal, a stat-only walk next to the backup gives the progress line an ETA early.
+  std::atomic<bool> stop_estimate{false};
+  std::thread estimator;
+  if (printer.active() && !from_stdin) {
+    estimator = std::thread([&] {
+      sources::files::EstimateTree(options.paths, options.excludes, progress, stop_estimate);
+    });
+  }
   auto result = from_stdin ? sources::files::BackupStream(r, STDIN_FILENO, args.filename, options)
                            : sources::files::BackupFiles(r, options);
+  stop_estimate.store(true);
+  if (estimator.joinable()) estimator.join();
   printer.Stop();
   if (!result.ok()) return audit.Fail(r, result.error(), what);
 

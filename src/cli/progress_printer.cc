@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/output.h"
@@ -45,10 +46,19 @@ std::string ProgressPrinter::Line() const {
   uint64_t errors = progress_.errors.load();
   double rate = elapsed > 0 ? static_cast<double>(bytes) / elapsed : 0;
 
+  // Until the operation's own totals are final, a finished estimate stands in for them.
+  std::string approx;
+  if (!final_totals && progress_.estimate_done.load()) {
+    files_total = std::max(files_total, progress_.estimate_files.load());
+    bytes_total = std::max(bytes_total, progress_.estimate_bytes.load());
+    final_totals = true;
+    approx = "~";
+  }
+
   std::string line = fmt::format("[{}] {} {}", FormatDuration(elapsed), verb_, files);
-  if (files_total > 0) line += fmt::format("/{}", files_total);
+  if (files_total > 0) line += fmt::format("/{}{}", approx, files_total);
   line += " files, " + FormatBytes(bytes);
-  if (bytes_total > 0) line += " of " + FormatBytes(bytes_total);
+  if (bytes_total > 0) line += " of " + approx + FormatBytes(bytes_total);
   line += ", " + FormatRate(rate);
   if (final_totals && bytes_total > bytes && rate > 0) {
     line += ", ETA " + FormatDuration(static_cast<double>(bytes_total - bytes) / rate);

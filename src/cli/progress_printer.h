@@ -23,6 +23,8 @@ class ProgressPrinter {
 
   void Stop();
   double ElapsedSeconds() const;
+  // Whether a status line is being drawn (stderr is a terminal and not quiet).
+  bool active() const { return active_; }
 
  private:
   void Run();
