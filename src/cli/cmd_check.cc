@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/audit_hook.h"
 #include "cli/commands.h"
@@ -12,6 +13,7 @@
 #include "cli/progress_printer.h"
 #include "repo/check.h"
 #include "repo/snapshot.h"
+#include "sources/postgres/wal_archive.h"
 
 namespace bulwark::cli {
 
@@ -49,22 +51,48 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   if (!report.ok()) return audit.Fail(r, report.error(), "check");
   const auto& rep = *report;
   const auto& c = rep.counters;
-  audit.record().validated = rep.ok();
+  // Continuity and data of the archived PostgreSQL WAL (when the repository itself is sound).
+  std::vector<std::string> wal_problems;
+  nlohmann::json wal = nlohmann::json::array();
+  if (rep.ok()) {
+    Status loaded = r.LoadIndex();
+    auto wal_check = loaded.ok()
+                         ? sources::postgres::CheckWalArchive(r)
+                         : Result<std::vector<sources::postgres::WalCheckResult>>(loaded.error());
+    if (!wal_check.ok()) {
+      wal_problems.push_back("WAL archive: " + wal_check.error().message());
+    } else {
+      for (const auto& w : *wal_check) {
+        wal.push_back({{"component", w.component},
+                       {"from", w.from},
+                       {"to", w.to},
+                       {"files", w.files},
+                       {"problems", w.problems}});
+        wal_problems.insert(wal_problems.end(), w.problems.begin(), w.problems.end());
+      }
+    }
+  }
+  const bool ok = rep.ok() && wal_problems.empty();
+  audit.record().validated = ok;
   audit.record().validation_timestamp =
       repo::FormatTimeRfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
   audit.record().backup_size = c.bytes_read;
-  audit.record().details["errors"] = rep.errors.size();
+  audit.record().details["errors"] = rep.errors.size() + wal_problems.size();
   audit.record().details["affected_snapshots"] = rep.affected.size();
   audit.record().details["snapshots"] = c.snapshots;
   audit.record().details["packs"] = c.packs;
-  Status audited = audit.Finish(r, rep.ok() ? "success" : "failure");
+  Status audited = audit.Finish(r, ok ? "success" : "failure");
 
   if (ctx.json()) {
-    PrintJson(repo::CheckReportToJson(rep));
+    nlohmann::json j = repo::CheckReportToJson(rep);
+    j["wal"] = wal;
+    if (!wal_problems.empty()) j["ok"] = false;
+    PrintJson(j);
   } else {
     for (const auto& e : rep.errors) fmt::print("error: {}\n", e);
+    for (const auto& e : wal_problems) fmt::print("error: {}\n", e);
     for (const auto& line : rep.DamageLines()) fmt::print("damaged: {}\n", line);
     if (!ctx.quiet()) {
       for (const auto& w : rep.warnings) fmt::print("warning: {}\n", w);
@@ -81,7 +109,18 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
       fmt::print("checked {} snapshots, {} trees, {} index files, {} packs, {} blobs{}: {}\n",
                  c.snapshots, c.trees, c.index_files, c.packs, c.blobs, data,
                  rep.ok() ? "no errors found" : fmt::format("{} errors", rep.errors.size()));
+      for (const auto& w : wal) {
+        fmt::print("WAL of component {}: {} files, {} .. {}: {}\n",
+                   w["component"].get<std::string>(), w["files"].get<size_t>(),
+                   w["from"].get<std::string>(), w["to"].get<std::string>(),
+                   w["problems"].empty() ? "continuous" : "problems found");
+      }
     }
+  }
+  if (rep.ok() && !wal_problems.empty()) {
+    PrintWarning(fmt::format("check: {} problem{} in the archived WAL", wal_problems.size(),
+                             wal_problems.size() == 1 ? "" : "s"));
+    return 4;
   }
   if (!rep.ok()) {
     PrintWarning(fmt::format("check: {} integrity problem{} found, {} snapshot{} affected",

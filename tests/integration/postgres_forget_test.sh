@@ -49,7 +49,9 @@ pexpect 0 --json wal-status --component "$COMPONENT"
   fail "oldest archived segment is $(json "$T/out" 'd["oldest_segment"]'), expected $keep_from"
 [[ $(json "$T/out" 'd["files"]') == $((files_before - would)) ]] || fail "WAL file count after forget"
 [[ $(json "$T/out" 'len(d["gaps"])') == 0 ]] || fail "forget left gaps in the archive"
-pbw check
+pexpect 0 --json check
+[[ $(json "$T/out" '[w["from"] for w in d["wal"]]') == "['$keep_from']" ]] || fail "check: WAL range"
+[[ $(json "$T/out" 'd["wal"][0]["problems"]') == "[]" ]] || fail "check reports WAL problems"
 
 log "a second forget with nothing to forget removes no WAL"
 pexpect 0 --json forget --component "$COMPONENT" --keep-last 1
@@ -68,4 +70,18 @@ wait_promoted "$R"
 [[ $(rows "$R") == "$want" ]] || fail "restored rows $(rows "$R"), expected $want"
 [[ $want == "4000:4000" ]] || fail "original rows $want"
 pg_stop "$R"
+
+log "check reports a gap in the archive"
+records() { find "$REPO/wal" -type f | sort; }
+records >"$T/rec.before"
+sql "$P" "INSERT INTO t VALUES (4001)"
+wait_archived "$P"
+records >"$T/rec.after"
+gap=$(comm -13 "$T/rec.before" "$T/rec.after")
+[[ -n $gap && $(wc -l <<<"$gap") == 1 ]] || fail "expected one new WAL record, got '$gap'"
+sql "$P" "INSERT INTO t VALUES (4002)"
+wait_archived "$P"
+rm "$gap"
+pexpect 4 check
+assert_grep "has a gap" "$T/out"
 log "ok"

@@ -247,6 +247,73 @@ Result<WalExpireResult> ExpireWal(repo::Repository& repo, const std::string& com
   return result;
 }
 
+Result<std::vector<WalCheckResult>> CheckWalArchive(const repo::Repository& repo) {
+  BW_ASSIGN_OR_RETURN(auto snapshots, repo::LoadAllSnapshots(repo));
+  struct Start {
+    uint64_t segno = UINT64_MAX;
+    uint64_t seg_size = kDefaultWalSegmentSize;
+  };
+  std::map<std::string, Start> starts;
+  for (const auto& s : snapshots) {
+    if (s.kind != kSnapshotKind) continue;
+    Start& st = starts[s.component];
+    const uint64_t seg = s.source.value("wal_segment_size", kDefaultWalSegmentSize);
+    auto first = ParseWalFileName(s.source.value("wal_start", std::string()), seg);
+    if (first && first->segno < st.segno) st = {first->segno, seg};
+  }
+  std::vector<WalCheckResult> out;
+  for (const auto& [component, start] : starts) {
+    WalCheckResult res;
+    res.component = component;
+    BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+    res.files = records.size();
+    std::set<uint64_t> segnos;
+    uint64_t newest = 0;
+    for (const auto& r : records) {
+      for (const auto& b : r.blobs) {
+        if (!repo.index().HasUsable(repo::BlobType::kData, b)) {
+          res.problems.push_back(
+              fmt::format("archived WAL file {} of component '{}': data blob {} "
+                          "is in no index",
+                          r.name, component, b.ShortHex()));
+          break;
+        }
+      }
+      auto id = ParseWalFileName(r.name, start.seg_size);
+      if (!id) continue;
+      segnos.insert(id->segno);
+      if (res.to.empty() || id->segno > newest || (id->segno == newest && r.name > res.to)) {
+        newest = id->segno;
+        res.to = r.name;
+      }
+    }
+    if (start.segno != UINT64_MAX && (segnos.empty() || newest < start.segno)) {
+      res.from = WalFileName(1, start.segno, start.seg_size);
+      res.problems.push_back(
+          fmt::format("WAL of component '{}' is not archived from segment "
+                      "number {} on: its oldest backup cannot be restored",
+                      component, res.from.substr(8)));
+    } else if (start.segno != UINT64_MAX) {
+      const uint32_t tli = res.to.empty() ? 1 : ParseWalFileName(res.to, start.seg_size)->timeline;
+      res.from = WalFileName(tli, start.segno, start.seg_size);
+      std::optional<uint64_t> gap;
+      for (uint64_t n = start.segno; n <= newest + 1; ++n) {
+        const bool have = n > newest || segnos.count(n) > 0;
+        if (!have && !gap) gap = n;
+        if (have && gap) {
+          res.problems.push_back(fmt::format(
+              "WAL of component '{}' has a gap: segment{} {}{} not archived", component,
+              n - *gap > 1 ? "s" : "", WalFileName(tli, *gap, start.seg_size),
+              n - *gap > 1 ? ".." + WalFileName(tli, n - 1, start.seg_size) + " are" : " is"));
+          gap.reset();
+        }
+      }
+    }
+    out.push_back(std::move(res));
+  }
+  return out;
+}
+
 Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,
                                                const std::string& component) {
   BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));

@@ -66,6 +66,20 @@ struct WalExpireResult {
 Result<WalExpireResult> ExpireWal(repo::Repository& repo, const std::string& component,
                                   const std::set<std::string>& forgotten, bool dry_run);
 
+struct WalCheckResult {
+  std::string component;
+  std::string from;                   // first segment the oldest backup needs
+  std::string to;                     // newest archived segment
+  size_t files = 0;                   // archived files of the component
+  std::vector<std::string> problems;  // gaps and files whose data is missing
+};
+
+// For every component with PostgreSQL backups: every segment number from the oldest backup's
+// first segment to the newest archived segment is archived (on some timeline: a timeline
+// switch continues the same numbering), and every archived file's data blobs are in the index
+// (Repository::LoadIndex first).
+Result<std::vector<WalCheckResult>> CheckWalArchive(const repo::Repository& repo);
+
 // Names of the archived files of the component.
 Result<std::set<std::string>> ArchivedWalNames(const repo::Repository& repo,
                                                const std::string& component);
