@@ -427,6 +427,33 @@ class Restorer {
     if (progress_ != nullptr) progress_->files_done.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // For files that were sparse: a chunk can straddle data and a hole, so only the runs of
+  // file-system blocks that hold a non-zero byte are written; zero blocks stay holes.
+  static Status WriteSkippingZeroBlocks(int fd, ByteView data, uint64_t file_offset,
+                                        const std::string& what) {
+    constexpr uint64_t kBlock = 4096;
+    size_t pos = 0;
+    while (pos < data.size()) {
+      // Block boundaries are aligned to the file, not to the chunk.
+      size_t step = static_cast<size_t>(
+          std::min<uint64_t>(kBlock - (file_offset + pos) % kBlock, data.size() - pos));
+      if (IsAllZero(data.subspan(pos, step))) {
+        pos += step;
+        continue;
+      }
+      size_t end = pos + step;
+      while (end < data.size()) {
+        size_t next = std::min<size_t>(kBlock, data.size() - end);
+        if (IsAllZero(data.subspan(end, next))) break;
+        end += next;
+      }
+      BW_RETURN_IF_ERROR(WriteAll(fd, data.subspan(pos, end - pos),
+                                  static_cast<int64_t>(file_offset + pos), what));
+      pos = end;
+    }
+    return Status::Ok();
+  }
+
   void WriteUse(const BlobUse& use, ByteView plain) {
     FileTask& f = *use.file;
     UniqueFd fd;
@@ -437,7 +464,10 @@ class Restorer {
         fd = OpenTemp(f);
         if (fd.valid()) {
           Status s =
-              WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset), "writing " + f.path);
+              f.meta.sparse
+                  ? WriteSkippingZeroBlocks(fd.get(), plain, use.file_offset, "writing " + f.path)
+                  : WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset),
+                             "writing " + f.path);
           if (!s.ok()) {
             FailFile(f, s.error());
           } else {
