@@ -103,6 +103,10 @@ std::string S3Backend::ObjectName(const std::string& key) const {
 }
 
 Result<S3Backend::Reply> S3Backend::Execute(const Call& call) {
+  {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    if (auth_error_) return *auth_error_;
+  }
   // Endpoint parts: scheme://host[:port]
   size_t scheme_end = options_.endpoint.find("://");
   std::string scheme = options_.endpoint.substr(0, scheme_end);
@@ -241,17 +245,19 @@ Error S3Backend::ErrorFor(const Call& call, const HttpResponse& resp) {
     auto reply = Execute(probe);
     if (reply.ok() && reply->resp.status == 403) code = XmlText(BodyText(reply->resp), "Code");
   }
-  if (code == "SignatureDoesNotMatch") {
-    return Error(ErrorCode::kFailure,
-                 "signature does not match: check AWS_SECRET_ACCESS_KEY (the server rejected "
-                 "the request signature for " +
-                     name + "; credentials from " + options_.credentials_source + ")");
-  }
-  if (code == "InvalidAccessKeyId") {
-    return Error(ErrorCode::kFailure,
-                 "access key not known to the server: check "
-                 "AWS_ACCESS_KEY_ID (credentials from " +
-                     options_.credentials_source + ")");
+  if (code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId") {
+    Error e = code == "SignatureDoesNotMatch"
+                  ? Error(ErrorCode::kFailure,
+                          "signature does not match: check AWS_SECRET_ACCESS_KEY (the server "
+                          "rejected the request signature for " +
+                              name + "; credentials from " + options_.credentials_source + ")")
+                  : Error(ErrorCode::kFailure,
+                          "access key not known to the server: check AWS_ACCESS_KEY_ID "
+                          "(credentials from " +
+                              options_.credentials_source + ")");
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    if (!auth_error_) auth_error_ = e;
+    return e;
   }
   if (code == "RequestTimeTooSkewed") {
     return Error(ErrorCode::kFailure,
@@ -337,8 +343,11 @@ Status S3Backend::PutSingle(const std::string& key, ByteView data) {
     }
     return Status::Ok();
   }
-  if (r.resp.status == 412 && r.attempts > 1) {
-    // An earlier attempt may have landed before its answer was lost: then it is ours.
+  if (r.resp.status == 412) {
+    // An earlier attempt may have landed before its answer was lost: then it is ours. Not only
+    // when we retried: libcurl itself silently resends a request once when a reused
+    // connection dies before any answer, so a lost answer can come back as 412 at attempt 1.
+    // Only identical bytes (same MD5) count; anything else is a real conflict.
     auto etag = HeadETag(key);
     if (etag.ok() && *etag == md5.Hex()) return Status::Ok();
   }
@@ -461,8 +470,9 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
     sweep_lost();
     return Status::Ok();
   }
-  if (dr->resp.status == 404 && dr->attempts > 1) {
-    // The first completion may have succeeded before its answer was lost.
+  if (dr->resp.status == 404) {
+    // The first completion may have succeeded before its answer was lost (also when libcurl
+    // resent it on its own, see PutSingle).
     auto etag = HeadETag(key);
     if (etag.ok() && *etag == expected) {
       sweep_lost();

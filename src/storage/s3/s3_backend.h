@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +79,10 @@ class S3Backend : public Backend {
   S3Options options_;
   HttpClient http_;
   std::atomic<uint64_t> retries_{0};
+  // Set once the server rejected the signature or the access key: the credentials cannot
+  // change within this backend's lifetime, so later calls fail at once without a request.
+  std::mutex auth_mu_;
+  std::optional<Error> auth_error_;
 };
 
 }  // namespace bulwark::storage::s3
