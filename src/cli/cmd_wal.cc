@@ -1,8 +1,9 @@
-// `bulwark wal-push`, `wal-get` and `wal-status`: PostgreSQL continuous archiving
-// (archive_command / restore_command) and the archive's state.
+// `bulwark wal-push`, `wal-get`, `wal-receive` and `wal-status`: PostgreSQL continuous archiving
+// (archive_command / restore_command / a streaming replication client) and the archive's state.
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "repo/snapshot.h"
 #include "sources/postgres/wal_archive.h"
 #include "sources/postgres/wal_names.h"
+#include "sources/postgres/wal_receive.h"
 
 namespace bulwark::cli {
 
@@ -24,6 +26,11 @@ struct WalArgs {
   std::string dest;
   std::string spool;
   int prefetch = 4;
+  // receive
+  std::string db;
+  std::string slot;
+  bool synchronous = false;
+  int status_interval = 10;
 };
 
 int RunWalPush(Context& ctx, const WalArgs& args) {
@@ -65,6 +72,25 @@ int RunWalGet(Context& ctx, const WalArgs& args) {
     }
     return ReportError(st.error(), "wal-get " + args.path);
   }
+  return 0;
+}
+
+int RunWalReceive(Context& ctx, const WalArgs& args) {
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ReportError(repo.error(), "wal-receive");
+  pg::WalReceiveOptions options;
+  options.component = args.component;
+  options.conninfo = args.db;
+  options.slot = args.slot;
+  options.synchronous = args.synchronous;
+  options.status_interval_seconds = args.status_interval;
+  if (!ctx.quiet()) {
+    options.log = [](const std::string& line) {
+      std::fprintf(stderr, "bulwark: wal-receive: %s\n", line.c_str());
+    };
+  }
+  Status st = pg::ReceiveWal(**repo, options);
+  if (!st.ok()) return ReportError(st.error(), "wal-receive");
   return 0;
 }
 
@@ -125,6 +151,22 @@ void RegisterWal(CLI::App& app, Context& ctx) {
   get->add_option("--prefetch", args->prefetch,
                   "Following segments to fetch in parallel (default 4; 0 disables)");
   get->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunWalGet(ctx, *args); }; });
+
+  CLI::App* receive = app.add_subcommand(
+      "wal-receive",
+      "Stream WAL from a server over a physical replication slot into the archive (with "
+      "--synchronous, usable in synchronous_standby_names as application_name 'bulwark')");
+  receive->add_option("--component", args->component, "Component name")->required();
+  receive->add_option("--db", args->db, "libpq connection string of the server")->required();
+  receive->add_option("--slot", args->slot, "Physical replication slot (created if missing)")
+      ->required();
+  receive->add_flag("--synchronous", args->synchronous,
+                    "Report WAL flushed only once it is durable in the repository");
+  receive->add_option("--status-interval", args->status_interval,
+                      "Seconds between status updates (and stored partial segments when not "
+                      "synchronous; default 10)");
+  receive->callback(
+      [&ctx, args] { ctx.action = [&ctx, args] { return RunWalReceive(ctx, *args); }; });
 
   CLI::App* status =
       app.add_subcommand("wal-status", "Newest archived WAL segment and the archive lag");

@@ -1,5 +1,6 @@
 // WAL archive area of the repository: one small sealed record per archived PostgreSQL WAL file
-// (segment, timeline history, backup history, partial segment), whose contents live as data
+// (segment, timeline history, backup history, partial segment, and the prefixes of a segment in
+// progress that wal-receive stores as "<segment>.partial.<size>"), whose contents live as data
 // blobs in ordinary packs. Records are stored under
 //   wal/<HMAC(component)>/<HMAC(component, file name)>
 // (keyed with the repository MAC key, domain-separated), so neither component nor file names

@@ -64,7 +64,9 @@ Status SameOrConflict(const repo::WalRecord& existing, const std::string& compon
 }
 
 // Fetches one archived file into `dest` via a temporary name.
-Status FetchTo(const repo::Repository& repo, const repo::WalRecord& rec, const std::string& dest) {
+// With pad_to, zeros follow the contents up to that size (a partial segment).
+Status FetchTo(const repo::Repository& repo, const repo::WalRecord& rec, const std::string& dest,
+               uint64_t pad_to = 0) {
   const std::string tmp = dest + ".bulwark-tmp";
   files::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoError("creating " + tmp, errno);
@@ -90,6 +92,18 @@ Status FetchTo(const repo::Repository& repo, const repo::WalRecord& rec, const s
                                             " read back from the repository does not match its "
                                             "recorded checksum");
   }
+  if (pad_to > size) {
+    const Bytes zeros(std::min<uint64_t>(pad_to - size, 1u << 20), 0);
+    for (uint64_t at = size; at < pad_to;) {
+      const size_t len = static_cast<size_t>(std::min<uint64_t>(zeros.size(), pad_to - at));
+      Status st = files::WriteAll(fd.get(), ByteView(zeros.data(), len), -1, tmp);
+      if (!st.ok()) {
+        ::unlink(tmp.c_str());
+        return st;
+      }
+      at += len;
+    }
+  }
   fd.Reset();
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {
     int err = errno;
@@ -103,13 +117,41 @@ Status FetchTo(const repo::Repository& repo, const repo::WalRecord& rec, const s
 
 Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& component,
                                   const std::string& path) {
-  if (component.empty()) return Error(ErrorCode::kUsage, "a component is required");
-  WalPushResult result;
-  result.name = BaseName(path);
-  if (result.name.empty() || result.name == "." || result.name == "..") {
+  const std::string name = BaseName(path);
+  if (name.empty() || name == "." || name == "..") {
     return Error(ErrorCode::kUsage, "'" + path + "' does not name a WAL file");
   }
   BW_ASSIGN_OR_RETURN(Bytes data, ReadWholeFile(path));
+  return PushWalData(repo, component, name, data);
+}
+
+std::string PartialWalName(const std::string& segment, uint64_t size) {
+  return fmt::format("{}.partial.{:08X}", segment, size);
+}
+
+std::optional<PartialWalId> ParsePartialWalName(std::string_view name) {
+  constexpr std::string_view kMid = ".partial.";
+  if (name.size() != 24 + kMid.size() + 8 || !IsWalSegmentName(name.substr(0, 24)) ||
+      name.substr(24, kMid.size()) != kMid) {
+    return std::nullopt;
+  }
+  uint64_t size = 0;
+  for (char c : name.substr(24 + kMid.size())) {
+    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    size = size * 16 + static_cast<uint64_t>(v);
+  }
+  return PartialWalId{std::string(name.substr(0, 24)), size};
+}
+
+Result<WalPushResult> PushWalData(repo::Repository& repo, const std::string& component,
+                                  const std::string& name, ByteView data) {
+  if (component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return Error(ErrorCode::kUsage, "'" + name + "' is not a WAL file name");
+  }
+  WalPushResult result;
+  result.name = name;
   result.size = data.size();
   const Id sha = crypto::Sha256(data);
 
@@ -203,6 +245,16 @@ Status GetWalFile(const repo::Repository& repo, const std::string& component,
       }
       ::closedir(d);
     }
+  }
+  if (!results[0].ok() && results[0].error().code() == ErrorCode::kNotFound && wid) {
+    // The end of streamed WAL: the longest partial record of this segment, if any.
+    BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+    const repo::WalRecord* best = nullptr;
+    for (const auto& r : records) {
+      auto p = ParsePartialWalName(r.name);
+      if (p && p->segment == name && (best == nullptr || r.size > best->size)) best = &r;
+    }
+    if (best != nullptr) return FetchTo(repo, *best, dest, kDefaultWalSegmentSize);
   }
   if (!results[0].ok() && results[0].error().code() == ErrorCode::kNotFound) {
     return Error(ErrorCode::kNotFound,
@@ -327,10 +379,12 @@ Result<WalStatus> GetWalStatus(const repo::Repository& repo, const std::string& 
   BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
   WalStatus st;
   std::map<uint32_t, std::vector<uint64_t>> by_timeline;
+  std::vector<std::pair<std::string, int64_t>> partials;  // segment, pushed
   for (const auto& r : records) {
     ++st.files;
     st.bytes += r.size;
     if (IsTimelineHistoryName(r.name)) st.histories.push_back(r.name);
+    if (auto p = ParsePartialWalName(r.name)) partials.emplace_back(p->segment, r.pushed_unix_ns);
     auto id = ParseWalFileName(r.name, seg_size);
     if (!id) continue;
     by_timeline[id->timeline].push_back(id->segno);
@@ -339,6 +393,12 @@ Result<WalStatus> GetWalStatus(const repo::Repository& repo, const std::string& 
       st.newest_pushed_unix_ns = r.pushed_unix_ns;
     }
     if (st.oldest_segment.empty() || r.name < st.oldest_segment) st.oldest_segment = r.name;
+  }
+  // WAL that wal-receive streamed into a segment after the newest whole one counts for the lag.
+  for (const auto& [segment, pushed] : partials) {
+    if (segment > st.newest_segment) {
+      st.newest_pushed_unix_ns = std::max(st.newest_pushed_unix_ns, pushed);
+    }
   }
   std::sort(st.histories.begin(), st.histories.end());
   for (auto& [tli, segs] : by_timeline) {

@@ -1,15 +1,19 @@
 // Continuous WAL archiving into the repository (repo/wal_store.h): push one file for
 // archive_command, get one file (prefetching the following segments into a spool) for
-// restore_command, and the archive's status (newest segment, lag, gaps). Each call runs on the
+// restore_command, and the archive's status (newest segment, lag, gaps). The streaming receiver
+// (wal_receive.h) also stores partial segments here. Each call runs on the
 // calling thread plus short-lived fetch threads; the repository must be open (get and status
 // need its index loaded: Repository::LoadIndex).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/result.h"
 #include "repo/repository.h"
 #include "repo/wal_store.h"
@@ -29,6 +33,20 @@ struct WalPushResult {
 Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& component,
                                   const std::string& path);
 
+// Archives `data` under `name`, with the same rules as PushWalFile.
+Result<WalPushResult> PushWalData(repo::Repository& repo, const std::string& component,
+                                  const std::string& name, ByteView data);
+
+// Partial segments stored by wal-receive: "<segment>.partial.<size as 8 hex digits>" holds the
+// first `size` bytes of the segment (a newer, longer one supersedes it). The name never
+// collides with a segment, with PostgreSQL's own "<segment>.partial", or with another size.
+std::string PartialWalName(const std::string& segment, uint64_t size);
+struct PartialWalId {
+  std::string segment;
+  uint64_t size = 0;
+};
+std::optional<PartialWalId> ParsePartialWalName(std::string_view name);
+
 struct WalGetOptions {
   std::string spool_dir;  // where prefetched segments wait; empty: no prefetch
   int prefetch = 4;       // following segments fetched in parallel with the requested one
@@ -36,7 +54,10 @@ struct WalGetOptions {
 
 // Writes archived file `name` to `dest` (atomically: temp file + rename), verifying its
 // SHA-256. kNotFound when the component has no such file (restore_command's normal "no more
-// WAL" answer). Uses a prefetched copy from the spool when there is one.
+// WAL" answer). Uses a prefetched copy from the spool when there is one. A segment that is not
+// archived whole but of which wal-receive stored partial records is returned from the longest
+// of them, padded with zeros to the segment size (like pg_receivewal's .partial files): the end
+// of the streamed WAL, where recovery then ends.
 Status GetWalFile(const repo::Repository& repo, const std::string& component,
                   const std::string& name, const std::string& dest, const WalGetOptions& options);
 
