@@ -6,7 +6,9 @@
 # numbered rows one by one under pgbench load, recording each acknowledged number; the
 # postmaster is killed with SIGKILL mid-load; restoring the latest backup to the end of the
 # archive (the last segment is a partial one) yields every acknowledged row, and pg_amcheck
-# passes. A receiver pointed at another cluster is refused in one line.
+# passes. The receiver then follows that restored copy onto its new timeline (history file,
+# old timeline's end, new timeline's segments): a second restore has the rows committed there.
+# A receiver pointed at another cluster is refused in one line.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/postgres_lib.sh"
 
@@ -93,7 +95,27 @@ grep -q 'restored log file ".*" from archive' "$R/server.log" 2>/dev/null ||
   log "note: the restored server's log does not mention restored segments"
 as_pg "$PGBIN/pg_amcheck" -h "$R" -U postgres --all --install-missing --heapallindexed >"$T/amcheck" 2>&1 ||
   { cat "$T/amcheck" >&2; fail "pg_amcheck found problems"; }
+
+log "timeline switch: the receiver follows the promoted copy onto its new timeline"
+echo "synchronous_standby_names = 'bulwark'" >>"$R/data/postgresql.auto.conf"
+sql "$R" "SELECT pg_reload_conf()" >/dev/null
+P="$R"  # the receiver now streams from the restored (promoted) server, same cluster
+start_receiver
+sql "$R" "INSERT INTO t SELECT g FROM generate_series(2000001, 2000100) g"
+stop_receiver
 pg_stop "$R"
+R2="$T/r2"
+mkdir -p "$R2"
+[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$R2"
+pexpect 0 restore postgres latest --component "$COMPONENT" --target "$R2/data"
+printf "archive_mode = off\nsynchronous_standby_names = ''\n" >>"$R2/data/postgresql.auto.conf"
+pg_start "$R2"
+wait_promoted "$R2"
+got=$(sql "$R2" "SELECT count(*) FROM t WHERE i > 2000000")
+[[ $got -eq 100 ]] || fail "the rows committed on timeline 2 are not all restored ($got of 100)"
+sql "$R2" "SELECT i FROM t WHERE i > 0 AND i <= 2000000" | sort >"$T/present2"
+[[ $(comm -23 "$T/acked.sorted" "$T/present2" | wc -l) -eq 0 ]] || fail "rows of timeline 1 lost"
+pg_stop "$R2"
 
 log "a receiver pointed at another cluster is refused"
 Q="$T/p2"
