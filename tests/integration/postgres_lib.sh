@@ -93,3 +93,22 @@ table_sums() {
     printf '%s %s\n' "$t" "$(sql "$1" "SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM $t x")"
   done
 }
+
+# restore_drill NAME ARGS...: `restore postgres ARGS` into $T/NAME/data, starts the copy and
+# waits until it has promoted; sets $restored to the snapshot restored. The copy keeps running
+# (pg_stop "$T/NAME"); called outside a subshell, so the EXIT trap stops it on failure.
+# A drill must not archive into the production archive: its promotion forks a new timeline
+# there, and a later restore to the end of the archive (recovery_target_timeline = latest)
+# would rightly follow that fork instead of the original timeline. So archiving is off.
+restore_drill() {
+  local name=$1
+  shift
+  local r="$T/$name"
+  mkdir -p "$r"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$r"
+  pexpect 0 --json restore postgres "$@" --target "$r/data"
+  restored=$(json "$T/out" 'd["snapshot"]')
+  echo "archive_mode = off" >>"$r/data/postgresql.auto.conf"
+  pg_start "$r"
+  wait_promoted "$r"
+}

@@ -28,23 +28,11 @@ lsn3=$(sql "$P" "SELECT pg_current_wal_insert_lsn()")
 sql "$P" "INSERT INTO t (i) VALUES (4)"
 wait_archived "$P"
 
-# restore_to NAME ARGS...: restores into $T/NAME, starts it, sets $got to the rows of t.
-# (Not run in a subshell, so the server it starts is stopped by the EXIT trap on failure.)
+# restore_to NAME ARGS...: a restore drill into $T/NAME; sets $got to the rows of t.
 restore_to() {
-  local name=$1
-  shift
-  local r="$T/$name"
-  mkdir -p "$r"
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$r"
-  pexpect 0 restore postgres "$@" --target "$r/data"
-  # A drill must not archive into the production archive: its promotion forks a new timeline
-  # there, and a later restore to the end of the archive (recovery_target_timeline = latest)
-  # would rightly follow that fork instead of the original timeline.
-  echo "archive_mode = off" >>"$r/data/postgresql.auto.conf"
-  pg_start "$r"
-  wait_promoted "$r"
-  got=$(sql "$r" "SELECT string_agg(i::text, ',' ORDER BY i) FROM t")
-  pg_stop "$r"
+  restore_drill "$@"
+  got=$(sql "$T/$1" "SELECT string_agg(i::text, ',' ORDER BY i) FROM t")
+  pg_stop "$T/$1"
 }
 
 log "PITR to a timestamp (after row 1)"

@@ -50,22 +50,12 @@ pexpect 0 --json wal-status --component "$COMPONENT"
 [[ $(json "$T/out" '"00000002.history" in d["timeline_histories"]') == True ]] ||
   fail "the timeline 2 history file was not archived"
 
-# restore_to NAME ARGS...: restores into $T/NAME, starts it with archiving off (a drill must not
-# fork timelines in the production archive), sets $got to the rows of t and $restored to the
-# snapshot it restored.
+# restore_to NAME ARGS...: a restore drill into $T/NAME (archiving off, see restore_drill);
+# sets $got to the rows of t and $restored to the snapshot it restored.
 restore_to() {
-  local name=$1
-  shift
-  local r="$T/$name"
-  mkdir -p "$r"
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$r"
-  pexpect 0 --json restore postgres "$@" --target "$r/data"
-  restored=$(json "$T/out" 'd["snapshot"]')
-  echo "archive_mode = off" >>"$r/data/postgresql.auto.conf"
-  pg_start "$r"
-  wait_promoted "$r"
-  got=$(rows "$r")
-  pg_stop "$r"
+  restore_drill "$@"
+  got=$(rows "$T/$1")
+  pg_stop "$T/$1"
 }
 
 log "PITR on timeline 2 to an LSN (after row 5): picks the new backup"
