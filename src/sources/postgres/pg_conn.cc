@@ -6,17 +6,6 @@ namespace bulwark::sources::postgres {
 
 namespace {
 
-std::string Trimmed(const char* msg) {
-  std::string s = msg != nullptr ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  // libpq messages may span lines ("connection to server ... failed: ...\n\tIs the server...");
-  // keep one line.
-  for (auto& ch : s) {
-    if (ch == '\n' || ch == '\t') ch = ' ';
-  }
-  return s;
-}
-
 // Notices (e.g. "all required WAL segments have been archived") are not errors; the backup
 // reports what matters itself.
 void IgnoreNotice(void*, const char*) {}
@@ -41,7 +30,7 @@ Result<PgConnection> PgConnection::Connect(const std::string& conninfo) {
   if (!c.conn_) return Error(ErrorCode::kFailure, "cannot connect to PostgreSQL: out of memory");
   if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
     return Error(ErrorCode::kFailure, "cannot connect to PostgreSQL (" + conninfo +
-                                          "): " + Trimmed(PQerrorMessage(c.conn_.get())));
+                                          "): " + OneLineMessage(PQerrorMessage(c.conn_.get())));
   }
   PQsetNoticeProcessor(c.conn_.get(), IgnoreNotice, nullptr);
   return c;
@@ -56,13 +45,13 @@ Result<PgRows> PgConnection::Query(const std::string& sql, const std::vector<std
                                values.data(), nullptr, nullptr, 0);
   std::unique_ptr<PGresult, void (*)(PGresult*)> guard(res, PQclear);
   if (res == nullptr) {
-    return Error(ErrorCode::kFailure, "PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())));
+    return Error(ErrorCode::kFailure, "PostgreSQL: " + OneLineMessage(PQerrorMessage(conn_.get())));
   }
   ExecStatusType st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     sqlstate_ = state != nullptr ? state : "";
-    return Error(ErrorCode::kFailure, "PostgreSQL: " + Trimmed(PQresultErrorMessage(res)));
+    return Error(ErrorCode::kFailure, "PostgreSQL: " + OneLineMessage(PQresultErrorMessage(res)));
   }
   PgRows rows;
   int nf = PQnfields(res);
@@ -80,6 +69,16 @@ Result<PgRows> PgConnection::Query(const std::string& sql, const std::vector<std
     }
   }
   return rows;
+}
+
+std::string OneLineMessage(const char* msg) {
+  std::string s = msg != nullptr ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  // libpq messages may span lines ("connection to server ... failed: ...\n\tIs the server...").
+  for (auto& ch : s) {
+    if (ch == '\n' || ch == '\t') ch = ' ';
+  }
+  return s;
 }
 
 }  // namespace bulwark::sources::postgres

@@ -49,4 +49,7 @@ class PgConnection {
 // "42501": the role lacks a privilege.
 inline constexpr const char* kSqlStateInsufficientPrivilege = "42501";
 
+// A libpq message (which may span lines and end in a newline) as one line; "" for null.
+std::string OneLineMessage(const char* msg);
+
 }  // namespace bulwark::sources::postgres

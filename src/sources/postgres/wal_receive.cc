@@ -18,6 +18,7 @@
 #include "repo/snapshot.h"
 #include "repo/wal_store.h"
 #include "sources/postgres/backup.h"
+#include "sources/postgres/pg_conn.h"
 #include "sources/postgres/wal_archive.h"
 
 namespace bulwark::sources::postgres {
@@ -43,15 +44,6 @@ int64_t NowUnixUs() {
 }
 
 using Clock = std::chrono::steady_clock;
-
-std::string OneLine(const char* msg) {
-  std::string s = msg != nullptr ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (auto& ch : s) {
-    if (ch == '\n' || ch == '\t') ch = ' ';
-  }
-  return s;
-}
 
 bool ValidSlotName(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
@@ -159,8 +151,8 @@ class Receiver {
     ResultPtr res(PQexec(conn_.get(), command.c_str()));
     if (!res || PQresultStatus(res.get()) != want) {
       std::string msg =
-          OneLine(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
-      if (msg.empty()) msg = OneLine(PQerrorMessage(conn_.get()));
+          OneLineMessage(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
+      if (msg.empty()) msg = OneLineMessage(PQerrorMessage(conn_.get()));
       return Error(ErrorCode::kFailure, command.substr(0, command.find(' ')) + ": " + msg);
     }
     return res;
@@ -173,7 +165,7 @@ class Receiver {
     if (!conn_) return Error(ErrorCode::kFailure, "cannot connect to PostgreSQL: out of memory");
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       return Error(ErrorCode::kFailure,
-                   "cannot connect to PostgreSQL: " + OneLine(PQerrorMessage(conn_.get())));
+                   "cannot connect to PostgreSQL: " + OneLineMessage(PQerrorMessage(conn_.get())));
     }
     return Status::Ok();
   }
@@ -501,7 +493,7 @@ class Receiver {
     ResultPtr res(PQgetResult(conn_.get()));
     if (res && PQresultStatus(res.get()) == PGRES_COPY_IN) {
       if (PQputCopyEnd(conn_.get(), nullptr) <= 0 || PQflush(conn_.get()) != 0) {
-        end.why = "ending the replication stream: " + OneLine(PQerrorMessage(conn_.get()));
+        end.why = "ending the replication stream: " + OneLineMessage(PQerrorMessage(conn_.get()));
         return end;
       }
       res.reset(PQgetResult(conn_.get()));
@@ -525,7 +517,7 @@ class Receiver {
       end.why = "the server ended replication (shutting down?)";
     } else {
       end.why = "replication stream lost: " +
-                OneLine(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
+                OneLineMessage(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
     }
     DrainResults();
     return end;
@@ -575,7 +567,7 @@ class Receiver {
       if (n == -1) return EndOfCopy();
       if (n == -2) {
         return StreamEnd{StreamEnd::kLost, 0, 0,
-                         "replication stream lost: " + OneLine(PQerrorMessage(conn_.get()))};
+                         "replication stream lost: " + OneLineMessage(PQerrorMessage(conn_.get()))};
       }
       // Nothing more buffered: make the received WAL durable as the mode asks, then report.
       const auto now = Clock::now();
@@ -587,15 +579,16 @@ class Receiver {
       }
       if (store || reply_due || now - last_status_ >= interval) {
         if (!SendStatus(false)) {
-          return StreamEnd{StreamEnd::kLost, 0, 0,
-                           "sending a status update: " + OneLine(PQerrorMessage(conn_.get()))};
+          return StreamEnd{
+              StreamEnd::kLost, 0, 0,
+              "sending a status update: " + OneLineMessage(PQerrorMessage(conn_.get()))};
         }
         reply_due = false;
       }
       if (n > 0) continue;  // more may be buffered already
       if (broken) {
         return StreamEnd{StreamEnd::kLost, 0, 0,
-                         "replication stream lost: " + OneLine(PQerrorMessage(conn_.get()))};
+                         "replication stream lost: " + OneLineMessage(PQerrorMessage(conn_.get()))};
       }
       pollfd pfd{PQsocket(conn_.get()), POLLIN, 0};
       if (pfd.fd < 0) return StreamEnd{StreamEnd::kLost, 0, 0, "the connection has no socket"};
