@@ -11,6 +11,9 @@ random, per request:
   --stall P        forwards, sends half of the answer's body, then stalls for --stall-seconds
                    (answers with a body only)
   --reject-part N  answers 400 InvalidPart to every UploadPart with partNumber=N (non-retryable)
+  --reset-after-create N  resets instead of answering the first N CreateMultipartUpload
+                   requests after forwarding them (the server started an upload whose id the
+                   client never learns)
 Every injected fault is appended as one line to --log (default: stderr), so a test can check
 that faults really happened. Runs until killed, or --lifetime seconds (default 3600).
 
@@ -44,6 +47,7 @@ def main():
     ap.add_argument("--stall", type=float, default=0.0)
     ap.add_argument("--stall-seconds", type=float, default=30.0)
     ap.add_argument("--reject-part", type=int, default=0)
+    ap.add_argument("--reset-after-create", type=int, default=0)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--log")
     ap.add_argument("--lifetime", type=float, default=3600.0)
@@ -56,6 +60,7 @@ def main():
     log_lock = threading.Lock()
     log_file = open(args.log, "a", buffering=1) if args.log else sys.stderr
     local = threading.local()
+    creates_to_reset = [args.reset_after_create]
 
     def note(kind, handler):
         with log_lock:
@@ -125,6 +130,13 @@ def main():
             if roll(args.reset_after):
                 note("reset-after", self)
                 return self.reset()
+            if self.command == "POST" and "uploads" in query:
+                with rng_lock:
+                    lose = creates_to_reset[0] > 0
+                    creates_to_reset[0] -= lose
+                if lose:
+                    note("reset-after-create", self)
+                    return self.reset()
             # Only answers with a body can stall half-way (a client that got every byte it
             # was promised does not notice a stall).
             stall = self.command != "HEAD" and len(data) >= 2 and roll(args.stall)

@@ -250,4 +250,20 @@ expect_exit 0 --repo "$R4" check --read-data
 n=$(pending_uploads bulwark-faults)
 [[ $n == 0 ]] || fail "$n multipart uploads left pending after faults"
 
+# --- 7. lost answers to CreateMultipartUpload ---------------------------------------------
+# The server starts an upload whose id never reaches the client (which, or libcurl on its
+# own, asks again): the orphan must be found and aborted, not left to cost storage.
+log "lost CreateMultipartUpload answers"
+start_proxy lostcreate --reset-after-create 3
+export AWS_ENDPOINT_URL=$PROXY_URL
+R5=s3://bulwark-lostcreate/repo
+expect_exit 0 --repo "$R5" init
+expect_exit 0 --repo "$R5" backup files "$T/src2" --component lost
+export AWS_ENDPOINT_URL=$GOOD_ENDPOINT
+c=$(grep -c " reset-after-create " "$T/lostcreate.faults" || true)
+[[ $c -eq 3 ]] || fail "the proxy lost $c CreateMultipartUpload answers, expected 3"
+expect_exit 0 --repo "$R5" check --read-data
+n=$(pending_uploads bulwark-lostcreate)
+[[ $n == 0 ]] || fail "$n multipart uploads left pending after lost CreateMultipartUpload answers"
+
 log "S3 suite passed in $(($(date +%s) - t_start))s"

@@ -376,11 +376,13 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
   if (upload_id.empty()) {
     return Error(ErrorCode::kIo, "CreateMultipartUpload " + ObjectName(key) + ": no UploadId");
   }
-  // When CreateMultipartUpload was retried, an earlier attempt may have started an upload
-  // whose answer was lost; it would linger (and cost storage) forever, so remove it.
+  // An earlier CreateMultipartUpload may have started an upload whose answer was lost; it
+  // would linger (and cost storage) forever, so remove it. Not only after our own retries:
+  // libcurl silently resends a request once when a reused connection dies before answering,
+  // so even attempt 1 may have created two uploads. Listing one key is a cheap request, and
+  // pack keys are unique per writer, so no other writer's live upload is touched.
   auto sweep_lost = [&] {
-    if (ir.attempts <= 1) return;
-    auto pending = ListPendingUploads();
+    auto pending = ListPendingUploads(key);
     if (!pending.ok()) return;
     for (const auto& p : *pending) {
       if (p.key == key && p.upload_id != upload_id) (void)AbortUpload(p);
@@ -630,8 +632,10 @@ Status S3Backend::CreateRoot() {
   return ErrorFor(c, r.resp);
 }
 
-Result<std::vector<PendingUpload>> S3Backend::ListPendingUploads() {
+Result<std::vector<PendingUpload>> S3Backend::ListPendingUploads(const std::string& key_prefix) {
   std::string full = options_.prefix.empty() ? "" : options_.prefix + "/";
+  const size_t base = full.size();
+  full += key_prefix;
   std::vector<PendingUpload> out;
   std::string key_marker, id_marker;
   while (true) {
@@ -649,8 +653,7 @@ Result<std::vector<PendingUpload>> S3Backend::ListPendingUploads() {
     std::string text = BodyText(r.resp);
     for (std::string_view u : XmlElements(text, "Upload")) {
       std::string key = XmlText(u, "Key");
-      out.push_back(
-          PendingUpload{key.substr(std::min(full.size(), key.size())), XmlText(u, "UploadId")});
+      out.push_back(PendingUpload{key.substr(std::min(base, key.size())), XmlText(u, "UploadId")});
     }
     if (XmlText(text, "IsTruncated") != "true") break;
     key_marker = XmlText(text, "NextKeyMarker");

@@ -41,8 +41,9 @@ class S3Backend : public Backend {
   std::string Location() const override;
 
   // Multipart uploads under the repository prefix that were started and never completed or
-  // aborted (they cost storage); tests use this to prove none are left behind.
-  Result<std::vector<PendingUpload>> ListPendingUploads();
+  // aborted (they cost storage); tests use this to prove none are left behind. `key_prefix`
+  // (relative to the repository prefix) narrows the listing, e.g. to one object's key.
+  Result<std::vector<PendingUpload>> ListPendingUploads(const std::string& key_prefix = "");
   Status AbortUpload(const PendingUpload& upload);
 
   // Requests retried so far (all operations); for tests and progress reports.
