@@ -1,4 +1,5 @@
-// `bulwark backup postgres --component C --pgdata DIR --db CONNSTR [--type full|incr]`.
+// `bulwark backup postgres --component C (--pgdata DIR | --remote) --db CONNSTR
+// [--type full|incr]`.
 #include <fmt/format.h>
 
 #include <memory>
@@ -22,6 +23,7 @@ struct PgBackupArgs {
   std::string pgdata;
   std::string db;
   std::string type = "incr";
+  bool remote = false;
   std::vector<std::string> tags;
   std::string host;
   uint32_t block_kib = pg::kDefaultRelationBlockSize / 1024;
@@ -46,18 +48,35 @@ int RunPgBackup(Context& ctx, const PgBackupArgs& args) {
   if (args.type != "full" && args.type != "incr") {
     return ReportError(Error(ErrorCode::kUsage, "--type must be full or incr"), what);
   }
+  if (args.remote && !args.pgdata.empty()) {
+    return ReportError(Error(ErrorCode::kUsage,
+                             "--pgdata and --remote exclude each other: --remote receives the "
+                             "files over a replication connection"),
+                       what);
+  }
+  if (!args.remote && args.pgdata.empty()) {
+    return ReportError(Error(ErrorCode::kUsage,
+                             "--pgdata is required (or --remote when the data directory is not "
+                             "reachable from this host)"),
+                       what);
+  }
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ReportError(repo.error(), what);
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "backup", args.component);
   audit.record().details["kind"] = pg::kSnapshotKind;
-  audit.record().details["pgdata"] = args.pgdata;
+  if (args.remote) {
+    audit.record().details["remote"] = true;
+  } else {
+    audit.record().details["pgdata"] = args.pgdata;
+  }
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
 
   pg::PgBackupOptions options;
   options.component = args.component;
   options.pgdata = args.pgdata;
   options.conninfo = args.db;
+  options.remote = args.remote;
   options.type = args.type == "full" ? pg::BackupType::kFull : pg::BackupType::kIncremental;
   options.block_size = args.block_kib * 1024;
   options.tags = args.tags;
@@ -139,7 +158,10 @@ void RegisterBackupPostgres(CLI::App* backup, Context& ctx) {
   CLI::App* sub = backup->add_subcommand(
       "postgres", "Physical backup of a PostgreSQL cluster (non-exclusive backup API)");
   sub->add_option("--component", args->component, "Component name, e.g. pg-primary")->required();
-  sub->add_option("--pgdata", args->pgdata, "The cluster's data directory")->required();
+  sub->add_option("--pgdata", args->pgdata, "The cluster's data directory");
+  sub->add_flag("--remote", args->remote,
+                "Receive the files over a replication connection (BASE_BACKUP) instead of "
+                "reading --pgdata; the --db role needs REPLICATION");
   sub->add_option("--db", args->db,
                   "libpq connection string of the same cluster, e.g. \"host=/run/postgresql\"")
       ->required();

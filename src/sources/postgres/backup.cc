@@ -24,10 +24,12 @@
 #include "repo/tree.h"
 #include "sources/files/fs_util.h"
 #include "sources/files/list.h"
+#include "sources/postgres/base_backup_stream.h"
 #include "sources/postgres/data_dir.h"
 #include "sources/postgres/page_checksum.h"
 #include "sources/postgres/pg_conn.h"
 #include "sources/postgres/pg_info.h"
+#include "sources/postgres/tar_reader.h"
 #include "sources/postgres/wal_names.h"
 
 #ifndef BULWARK_VERSION
@@ -99,13 +101,21 @@ const Node* FindChild(const Tree* tree, const std::string& name) {
   return &*it;
 }
 
-// One directory of the data directory as scanned; files are filled in by the readers.
+// One directory of the data directory as scanned (sorted by name) or received (in arrival
+// order, sorted before it is stored); files are filled in by the readers or the stream.
 struct DirInfo {
   std::string rel;
   std::vector<Node> nodes;
   std::vector<std::unique_ptr<DirInfo>> subdirs;  // aligned with nodes; null for non-dirs
   std::vector<uint8_t> keep;
+  // Received only: position of each name in nodes, and whether entries inside are stored
+  // (false for directories kept empty, e.g. pg_wal/archive_status).
+  std::unordered_map<std::string, size_t> index;
+  bool contents = true;
 };
+
+// How much of a backup_label or tablespace_map received in the stream is kept.
+constexpr size_t kMaxControlFile = 1u << 20;
 
 struct FileJob {
   Node* node = nullptr;
@@ -127,7 +137,10 @@ struct ReadTask {
   uint64_t length;  // bytes to read; UINT64_MAX = to the end (non-relation files)
 };
 
-class PgBackup {
+// Takes the files either from the data directory (Run: a scan, then parallel readers) or from
+// a BASE_BACKUP stream (as its BaseBackupSink: the tar archives are parsed as they arrive and
+// each file's content goes through the same block/chunk path as it streams by).
+class PgBackup : public BaseBackupSink, private TarVisitor {
  public:
   PgBackup(repo::Repository& repo, repo::BlobWriter& writer, const PgBackupOptions& options,
            const ClusterInfo& cluster, Lsn start_lsn, int64_t parent_start_ns)
@@ -178,7 +191,243 @@ class PgBackup {
     return std::move(errors_);
   }
 
+  // --- Files from a BASE_BACKUP stream ---
+  // Pages changed since the backup started are not verified; known once the server started.
+  void set_start_lsn(Lsn lsn) { start_lsn_ = lsn; }
+
+  // "base.tar" holds the data directory; "<oid>.tar" tablespace <oid>, stored inside
+  // pg_tblspc/<oid> as the local backup stores it.
+  Status BeginArchive(const std::string& name, const std::string& location) override {
+    (void)location;
+    if (name == "base.tar") {
+      archive_root_.clear();
+    } else {
+      const std::string oid = name.size() > 4 && name.ends_with(".tar")
+                                  ? name.substr(0, name.size() - 4)
+                                  : std::string();
+      if (oid.empty() ||
+          !std::all_of(oid.begin(), oid.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return Error(ErrorCode::kFailure, "BASE_BACKUP sent an unexpected archive '" + name + "'");
+      }
+      archive_root_ = "pg_tblspc/" + oid;
+    }
+    tar_ = std::make_unique<TarReader>(static_cast<TarVisitor&>(*this));
+    return Status::Ok();
+  }
+  Status ArchiveData(ByteView data) override {
+    if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+    return tar_->Feed(data);
+  }
+  Status EndArchive() override {
+    Status st = tar_->Finish();
+    tar_.reset();
+    return st;
+  }
+  // After the stream: sorts and stores the received trees; returns the root tree.
+  Result<Id> FinishStream() {
+    SortReceived(root_);
+    return StoreTree(root_);
+  }
+  const std::string& received_label() const { return label_file_; }
+  const std::string& received_tablespace_map() const { return spcmap_file_; }
+
  private:
+  // The directory at `rel` (relative to the data directory) in the received tree, created with
+  // `like`'s owner and times (mode 0700) where the stream did not send it first; null when an
+  // ancestor's contents are not stored.
+  DirInfo* ReceivedDir(const std::string& rel, const TarEntry& like) {
+    DirInfo* dir = &root_;
+    size_t at = 0;
+    while (at < rel.size()) {
+      if (!dir->contents) return nullptr;
+      size_t slash = rel.find('/', at);
+      if (slash == std::string::npos) slash = rel.size();
+      const std::string name = rel.substr(at, slash - at);
+      auto it = dir->index.find(name);
+      if (it == dir->index.end() || dir->nodes[it->second].type != NodeType::kDir) {
+        TarEntry implied = like;
+        implied.type = TarEntry::Type::kDir;
+        implied.mode = 0700;
+        size_t i = AddReceived(*dir, name, implied);
+        auto sub = std::make_unique<DirInfo>();
+        sub->rel = rel.substr(0, slash);
+        dir->subdirs[i] = std::move(sub);
+        ++dirs_;
+        it = dir->index.find(name);
+      }
+      dir = dir->subdirs[it->second].get();
+      at = slash + 1;
+    }
+    return dir->contents ? dir : nullptr;
+  }
+
+  // Adds (or replaces) the node `name` in `dir`; returns its position.
+  size_t AddReceived(DirInfo& dir, const std::string& name, const TarEntry& e) {
+    auto [it, inserted] = dir.index.emplace(name, dir.nodes.size());
+    if (inserted) {
+      dir.nodes.emplace_back();
+      dir.subdirs.emplace_back();
+      dir.keep.push_back(1);
+    }
+    Node& n = dir.nodes[it->second];
+    n = Node();
+    n.name = name;
+    n.type = e.type == TarEntry::Type::kDir       ? NodeType::kDir
+             : e.type == TarEntry::Type::kSymlink ? NodeType::kSymlink
+                                                  : NodeType::kFile;
+    n.mode = e.mode;
+    n.uid = e.uid;
+    n.gid = e.gid;
+    n.user = e.uname;
+    n.group = e.gname;
+    n.mtime_ns = e.mtime * 1'000'000'000;
+    n.atime_ns = n.mtime_ns;
+    n.ctime_ns = n.mtime_ns;
+    n.links = 1;
+    n.link_target = e.link_target;
+    n.size = n.type == NodeType::kFile ? e.size : 0;
+    return it->second;
+  }
+
+  Status OnEntry(const TarEntry& e) override {
+    const std::string rel = files::JoinPath(archive_root_, e.path);
+    const size_t slash = rel.rfind('/');
+    const std::string parent_rel = slash == std::string::npos ? "" : rel.substr(0, slash);
+    const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    cur_ = Receiving();
+    cur_.capture = rel == "backup_label"     ? &label_file_
+                   : rel == "tablespace_map" ? &spcmap_file_
+                                             : nullptr;
+    if (cur_.capture != nullptr) cur_.capture->clear();
+    const bool is_dir = e.type == TarEntry::Type::kDir ||
+                        (e.type == TarEntry::Type::kSymlink && parent_rel == "pg_tblspc");
+    const EntryRule rule = ClassifyEntry(parent_rel, name, is_dir);
+    if (rule == EntryRule::kSkip) return Status::Ok();
+    DirInfo* dir = ReceivedDir(parent_rel, e);
+    if (dir == nullptr) return Status::Ok();
+    if (is_dir) {
+      // Tablespace links (sent when there is no tablespace_map) stand for the directories their
+      // archives fill.
+      if (e.type == TarEntry::Type::kSymlink) {
+        ReceivedDir(rel, e);
+        return Status::Ok();
+      }
+      auto it = dir->index.find(name);
+      std::unique_ptr<DirInfo> sub;
+      if (it != dir->index.end() && dir->subdirs[it->second]) {
+        sub = std::move(dir->subdirs[it->second]);  // implied earlier: keep its contents
+      } else {
+        sub = std::make_unique<DirInfo>();
+        sub->rel = rel;
+        ++dirs_;
+      }
+      sub->contents = rule == EntryRule::kStore;
+      size_t i = AddReceived(*dir, name, e);
+      dir->subdirs[i] = std::move(sub);
+      return Status::Ok();
+    }
+    size_t i = AddReceived(*dir, name, e);
+    dir->subdirs[i].reset();
+    if (e.type == TarEntry::Type::kSymlink) return Status::Ok();
+    cur_.dir = dir;
+    cur_.index = i;
+    cur_.rel = rel;
+    if (IsRelationDir(parent_rel)) {
+      if (auto rf = ParseRelationFileName(name)) {
+        cur_.relation = true;
+        cur_.segment = rf->segment;
+      }
+    }
+    ++files_;
+    ++files_read_;
+    bytes_total_ += e.size;
+    if (progress_ != nullptr) progress_->files_total.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  Status OnData(ByteView data) override {
+    if (cur_.capture != nullptr) {
+      const size_t room = kMaxControlFile - std::min(kMaxControlFile, cur_.capture->size());
+      cur_.capture->append(AsString(data.first(std::min(room, data.size()))));
+      return Status::Ok();
+    }
+    if (cur_.dir == nullptr) return Status::Ok();  // left out
+    cur_.buf.insert(cur_.buf.end(), data.begin(), data.end());
+    return Drain(false);
+  }
+
+  Status OnFileEnd() override {
+    if (cur_.dir == nullptr) return Status::Ok();
+    BW_RETURN_IF_ERROR(Drain(true));
+    Node& node = cur_.dir->nodes[cur_.index];
+    node.content = std::move(cur_.ids);
+    bytes_total_ += cur_.done;
+    bytes_total_ -= node.size;
+    node.size = cur_.done;
+    bytes_read_ += cur_.done;
+    if (progress_ != nullptr) progress_->files_done.fetch_add(1, std::memory_order_relaxed);
+    cur_ = Receiving();
+    return Status::Ok();
+  }
+
+  // Stores what the current file's buffer holds in whole blocks (relation files, each page
+  // verified) or content-defined chunks; at the end of the file, everything.
+  Status Drain(bool end) {
+    Bytes& buf = cur_.buf;
+    if (cur_.relation) {
+      const size_t bs = options_.block_size;
+      size_t at = 0;
+      while (buf.size() - at >= bs || (end && at < buf.size())) {
+        const size_t len = std::min(bs, buf.size() - at);
+        if (verify_) VerifyPages(cur_.rel, cur_.segment, -1, buf.data() + at, len, cur_.done);
+        BW_RETURN_IF_ERROR(Store(Bytes(buf.begin() + static_cast<std::ptrdiff_t>(at),
+                                       buf.begin() + static_cast<std::ptrdiff_t>(at + len)),
+                                 cur_.ids));
+        at += len;
+        cur_.done += len;
+      }
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(at));
+      return Status::Ok();
+    }
+    const chunk::ChunkerParams& params = repo_.config().chunker;
+    size_t at = 0;
+    while (buf.size() - at >= params.max_size || (end && at < buf.size())) {
+      if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+      ByteView avail(buf.data() + at, buf.size() - at);
+      size_t len = chunk::FindBoundary(repo_.gear(), params, avail);
+      if (len == 0 || len > avail.size()) len = avail.size();
+      BW_RETURN_IF_ERROR(
+          Store(Bytes(avail.begin(), avail.begin() + static_cast<ptrdiff_t>(len)), cur_.ids));
+      at += len;
+      cur_.done += len;
+    }
+    buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(at));
+    return Status::Ok();
+  }
+
+  // Received directories in name order, as a scan produces them.
+  static void SortReceived(DirInfo& dir) {
+    std::vector<size_t> order(dir.nodes.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return dir.nodes[a].name < dir.nodes[b].name; });
+    std::vector<Node> nodes;
+    std::vector<std::unique_ptr<DirInfo>> subdirs;
+    std::vector<uint8_t> keep;
+    for (size_t i : order) {
+      nodes.push_back(std::move(dir.nodes[i]));
+      subdirs.push_back(std::move(dir.subdirs[i]));
+      keep.push_back(dir.keep[i]);
+    }
+    dir.nodes = std::move(nodes);
+    dir.subdirs = std::move(subdirs);
+    dir.keep = std::move(keep);
+    dir.index.clear();
+    for (auto& sub : dir.subdirs) {
+      if (sub) SortReceived(*sub);
+    }
+  }
+
   void RecordError(const std::string& rel, const std::string& reason) {
     if (progress_ != nullptr) progress_->errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
@@ -385,18 +634,21 @@ class PgBackup {
   }
 
   // Checks every full page of `data`, which starts at byte `offset` of the file.
-  void VerifyPages(FileJob& job, int fd, const uint8_t* data, size_t len, uint64_t offset) {
+  // `fd` >= 0: the file, to re-read a page that does not verify (it may have been torn by a
+  // concurrent write); -1: no second chance (the server already re-read such pages).
+  void VerifyPages(const std::string& rel, uint32_t segment, int fd, const uint8_t* data,
+                   size_t len, uint64_t offset) {
     for (size_t at = 0; at + kPageSize <= len; at += kPageSize) {
       const uint8_t* page = data + at;
       if (PageIsNew(page) || PageLsn(page) >= start_lsn_) continue;
       const uint32_t block = static_cast<uint32_t>((offset + at) / kPageSize);
-      const uint32_t blkno = job.segment * kPagesPerSegment + block;
+      const uint32_t blkno = segment * kPagesPerSegment + block;
       uint16_t want = PageChecksum(page, blkno);
       ++pages_verified_;
       if (want == PageStoredChecksum(page)) continue;
       // A page the server was writing as we read it can be torn: read it once more.
       alignas(8) uint8_t again[kPageSize];
-      ssize_t n = ::pread(fd, again, kPageSize, static_cast<off_t>(offset + at));
+      ssize_t n = fd >= 0 ? ::pread(fd, again, kPageSize, static_cast<off_t>(offset + at)) : -1;
       if (n == static_cast<ssize_t>(kPageSize)) {
         if (PageIsNew(again) || PageLsn(again) >= start_lsn_) continue;
         want = PageChecksum(again, blkno);
@@ -404,7 +656,7 @@ class PgBackup {
         page = again;
       }
       std::lock_guard lock(mu_);
-      corrupt_.push_back({job.rel, block, want, PageStoredChecksum(page)});
+      corrupt_.push_back({rel, block, want, PageStoredChecksum(page)});
     }
   }
 
@@ -440,7 +692,7 @@ class PgBackup {
           got += static_cast<size_t>(r);
         }
         if (got == 0) break;
-        if (verify_) VerifyPages(job, fd.get(), buf.data(), got, t.offset + done);
+        if (verify_) VerifyPages(job.rel, job.segment, fd.get(), buf.data(), got, t.offset + done);
         for (size_t at = 0; at < got; at += bs) {
           size_t len = std::min(bs, got - at);
           BW_RETURN_IF_ERROR(Store(Bytes(buf.begin() + static_cast<std::ptrdiff_t>(at),
@@ -536,7 +788,7 @@ class PgBackup {
   repo::BlobWriter& writer_;
   const PgBackupOptions& options_;
   const ClusterInfo& cluster_;
-  const Lsn start_lsn_;
+  Lsn start_lsn_;
   const int64_t parent_start_ns_;
   const bool verify_;
   Progress* progress_;
@@ -546,6 +798,24 @@ class PgBackup {
   std::vector<ReadTask> tasks_;
   std::unordered_map<uid_t, std::string> users_;
   std::unordered_map<gid_t, std::string> groups_;
+
+  // The file being received.
+  struct Receiving {
+    DirInfo* dir = nullptr;  // null: not stored
+    size_t index = 0;
+    std::string rel;
+    bool relation = false;
+    uint32_t segment = 0;
+    std::string* capture = nullptr;  // backup_label / tablespace_map: kept as text
+    Bytes buf;                       // not yet stored
+    uint64_t done = 0;               // bytes stored
+    std::vector<Id> ids;
+  };
+  std::string archive_root_;
+  std::unique_ptr<TarReader> tar_;
+  Receiving cur_;
+  std::string label_file_;
+  std::string spcmap_file_;
 
   std::mutex mu_;
   std::vector<CorruptPage> corrupt_;
@@ -592,9 +862,21 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
     return Error(ErrorCode::kUsage, "the block size must be a multiple of 8 KiB up to 4 MiB");
   }
   PgBackupOptions opts = options;
-  BW_ASSIGN_OR_RETURN(opts.pgdata, files::AbsolutePath(options.pgdata));
-  BW_ASSIGN_OR_RETURN(ClusterInfo cluster, InspectCluster(opts.pgdata, opts.conninfo));
-  PgConnection& conn = *cluster.connection;
+  ClusterInfo cluster;
+  std::optional<ReplicationSession> session;
+  std::string where;  // the cluster, for messages
+  if (opts.remote) {
+    BW_ASSIGN_OR_RETURN(ReplicationSession rs, ReplicationSession::Connect(opts.conninfo));
+    BW_ASSIGN_OR_RETURN(RemoteCluster rc, rs.Inspect());
+    session.emplace(std::move(rs));
+    cluster = std::move(rc.cluster);
+    opts.pgdata = rc.data_directory;  // as the server names it; "" when the role may not see it
+    where = "the server at --db";
+  } else {
+    BW_ASSIGN_OR_RETURN(opts.pgdata, files::AbsolutePath(options.pgdata));
+    BW_ASSIGN_OR_RETURN(cluster, InspectCluster(opts.pgdata, opts.conninfo));
+    where = "the cluster at " + opts.pgdata;
+  }
 
   // The component's history: the parent, and the cluster identity it must keep.
   BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));
@@ -603,12 +885,12 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
     if (it->component != opts.component || it->kind != kSnapshotKind) continue;
     std::string sysid = it->source.value("system_identifier", "");
     if (!sysid.empty() && sysid != cluster.system_identifier) {
-      return Error(ErrorCode::kUsage,
-                   fmt::format("the cluster at {} (system identifier {}) is not the one component "
-                               "'{}' was backed up from (system identifier {} in snapshot {}); use "
-                               "another component name for another cluster",
-                               opts.pgdata, cluster.system_identifier, opts.component, sysid,
-                               it->id.ShortHex()));
+      return Error(
+          ErrorCode::kUsage,
+          fmt::format("{} (system identifier {}) is not the cluster component '{}' was "
+                      "backed up from (system identifier {} in snapshot {}); use another "
+                      "component name for another cluster",
+                      where, cluster.system_identifier, opts.component, sysid, it->id.ShortHex()));
     }
     if (!parent) parent = *it;
   }
@@ -631,32 +913,68 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
 
   const int64_t start_ns = NowNs();
   const std::string label = BackupLabel(opts, start_ns);
-  auto started_rows = conn.Query("SELECT pg_backup_start($1, true)::text", {label});
-  if (!started_rows.ok()) return started_rows.error().Wrap("starting the backup");
-  BW_ASSIGN_OR_RETURN(Lsn start_lsn, ParseLsn(started_rows->At(0, 0)));
-
   repo::BlobWriter writer(repo, opts.writer);
   Id root;
-  {
-    PgBackup backup(repo, writer, opts, cluster, start_lsn, parent_start_ns);
-    // Failing here ends the session without pg_backup_stop, which aborts the backup on the
-    // server side.
-    BW_ASSIGN_OR_RETURN(
-        root, backup.Run(result.type == BackupType::kIncremental && parent_root ? &*parent_root
-                                                                                : nullptr));
+  Lsn start_lsn = 0;
+  Lsn stop_lsn = 0;
+  std::string labelfile;
+  std::string spcmap;
+  if (opts.remote) {
+    // Every file comes through the stream: nothing can be reused from the parent without
+    // reading it, but unchanged blocks are already in the repository and not stored again.
+    PgBackup backup(repo, writer, opts, cluster, 0, 0);
+    auto outcome = session->BaseBackup(label, backup, [&](Lsn lsn, uint64_t estimate) {
+      backup.set_start_lsn(lsn);
+      if (opts.progress != nullptr) {
+        opts.progress->bytes_total.store(estimate);
+        opts.progress->totals_final.store(true);
+      }
+    });
+    if (!outcome.ok()) return outcome.error().Wrap("remote backup");
+    BW_ASSIGN_OR_RETURN(root, backup.FinishStream());
+    start_lsn = outcome->start_lsn;
+    stop_lsn = outcome->end_lsn;
+    labelfile = backup.received_label();
+    spcmap = backup.received_tablespace_map();
     result.counters = backup.counters();
     result.corrupt_pages = backup.TakeCorrupt();
     result.errors = backup.TakeErrors();
+    if (labelfile.empty()) {
+      return Error(ErrorCode::kFailure, "BASE_BACKUP sent no backup_label");
+    }
+    // The server verified checksums too (re-reading pages torn by concurrent writes); what it
+    // found and this backup did not is reported as it said it.
+    if (outcome->server_checksum_failure && result.corrupt_pages.empty()) {
+      for (const auto& w : outcome->server_warnings) result.errors.push_back("server: " + w);
+      if (result.errors.empty()) {
+        result.errors.push_back("server: checksum verification failure during base backup");
+      }
+    }
+  } else {
+    PgConnection& conn = *cluster.connection;
+    auto started_rows = conn.Query("SELECT pg_backup_start($1, true)::text", {label});
+    if (!started_rows.ok()) return started_rows.error().Wrap("starting the backup");
+    BW_ASSIGN_OR_RETURN(start_lsn, ParseLsn(started_rows->At(0, 0)));
+    {
+      PgBackup backup(repo, writer, opts, cluster, start_lsn, parent_start_ns);
+      // Failing here ends the session without pg_backup_stop, which aborts the backup on the
+      // server side.
+      BW_ASSIGN_OR_RETURN(
+          root, backup.Run(result.type == BackupType::kIncremental && parent_root ? &*parent_root
+                                                                                  : nullptr));
+      result.counters = backup.counters();
+      result.corrupt_pages = backup.TakeCorrupt();
+      result.errors = backup.TakeErrors();
+    }
+    auto stopped = conn.Query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)");
+    if (!stopped.ok()) return stopped.error().Wrap("finishing the backup (pg_backup_stop)");
+    BW_ASSIGN_OR_RETURN(stop_lsn, ParseLsn(stopped->At(0, 0)));
+    labelfile = stopped->At(0, 1);
+    spcmap = stopped->At(0, 2);
   }
-
-  auto stopped = conn.Query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)");
-  if (!stopped.ok()) return stopped.error().Wrap("finishing the backup (pg_backup_stop)");
   const int64_t stop_ns = NowNs();
-  BW_ASSIGN_OR_RETURN(Lsn stop_lsn, ParseLsn(stopped->At(0, 0)));
-  const std::string labelfile = stopped->At(0, 1);
-  const std::string spcmap = stopped->At(0, 2);
   const uint32_t timeline = LabelTimeline(labelfile);
-  if (timeline == 0) return Error(ErrorCode::kFailure, "pg_backup_stop returned no timeline");
+  if (timeline == 0) return Error(ErrorCode::kFailure, "the backup label names no timeline");
 
   repo::Snapshot& s = result.snapshot;
   s.time_unix_ns = start_ns;
@@ -665,7 +983,7 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
   s.component = opts.component;
   s.kind = kSnapshotKind;
   s.tags = opts.tags;
-  s.paths = {opts.pgdata};
+  if (!opts.pgdata.empty()) s.paths = {opts.pgdata};
   if (parent) s.parent = parent->id;
   s.tree = root;
   s.program_version = BULWARK_VERSION;
@@ -704,6 +1022,7 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
       {"pages_verified", result.counters.pages_verified},
       {"corrupt_pages", corrupt},
   };
+  if (opts.remote) s.source["remote"] = true;
 
   if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
   BW_RETURN_IF_ERROR(writer.Flush());

@@ -1,9 +1,11 @@
 // PostgreSQL physical backup: runs the non-exclusive backup API over libpq (pg_backup_start /
-// pg_backup_stop on one session) and reads the data directory directly with parallel readers.
-// Relation files are verified page by page (when the cluster has data checksums) and stored in
-// fixed page-aligned blocks so that a changed page costs one block; other files go through the
-// content-defined chunker. One call runs one backup with its own threads; call it from any one
-// thread after Repository::LoadIndex.
+// pg_backup_stop on one session) and reads the data directory directly with parallel readers,
+// or, with `remote`, receives the same files from BASE_BACKUP over a replication connection
+// (their tar stream parsed as it arrives) into the same snapshot layout. Relation files are
+// verified page by page (when the cluster has data checksums) and stored in fixed page-aligned
+// blocks so that a changed page costs one block; other files go through the content-defined
+// chunker. One call runs one backup with its own threads; call it from any one thread after
+// Repository::LoadIndex.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +33,12 @@ enum class BackupType { kFull, kIncremental };
 
 struct PgBackupOptions {
   std::string component;  // required
-  std::string pgdata;     // the data directory, readable by this process
+  std::string pgdata;     // the data directory, readable by this process (not with remote)
   std::string conninfo;   // libpq connection string of the same cluster
+  // Take the files from BASE_BACKUP over a replication connection (conninfo's role needs
+  // REPLICATION) instead of reading pgdata; every file is received, dedup keeps what is stored
+  // to the changed blocks.
+  bool remote = false;
   // kIncremental re-reads only files whose size or mtime changed since the parent (the latest
   // postgres snapshot of the component) and becomes a full backup when there is none.
   BackupType type = BackupType::kIncremental;
@@ -75,11 +81,12 @@ struct PgBackupResult {
   double duration_seconds = 0;
 };
 
-// Runs one backup. Refuses with kUsage (before pg_backup_start) when pgdata is not a data
+// Runs one backup. Refuses with kUsage (before the backup starts) when pgdata is not a data
 // directory, wal_level is minimal, archive_mode is off, the role may not run the backup
-// functions, or the cluster's system identifier differs from the component's earlier postgres
-// snapshots; with kFailure when the server cannot be reached. Corrupt pages and unreadable files
-// do not stop the backup: they are in the result and in the snapshot (CLI exit code 3).
+// functions (remote: lacks REPLICATION), or the cluster's system identifier differs from the
+// component's earlier postgres snapshots; with kFailure when the server cannot be reached.
+// Corrupt pages and unreadable files do not stop the backup: they are in the result and in the
+// snapshot (CLI exit code 3).
 Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOptions& options);
 
 }  // namespace bulwark::sources::postgres

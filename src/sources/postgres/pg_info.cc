@@ -35,6 +35,30 @@ Result<std::string> ReadSystemIdentifier(const std::string& pgdata) {
   return std::to_string(id);
 }
 
+Status CheckBackupSettings(const ClusterInfo& info, bool in_recovery) {
+  if (info.server_version_num < 150000) {
+    return Error(ErrorCode::kUsage, "the server runs PostgreSQL " + info.server_version +
+                                        "; Bulwark supports PostgreSQL 15 and later");
+  }
+  if (in_recovery) {
+    return Error(ErrorCode::kUsage,
+                 "the server is a standby (in recovery); back up the primary (standby backups "
+                 "are not supported yet)");
+  }
+  if (info.wal_level != "replica" && info.wal_level != "logical") {
+    return Error(ErrorCode::kUsage, "wal_level is '" + info.wal_level +
+                                        "': a physical backup needs wal_level = replica (or "
+                                        "logical); set it and restart PostgreSQL");
+  }
+  if (info.archive_mode == "off") {
+    return Error(ErrorCode::kUsage,
+                 "archive_mode is off, so the WAL this backup needs would not be kept; set "
+                 "archive_mode = on and archive_command = 'bulwark wal-push --component C %p' "
+                 "(see docs/POSTGRES.md) and restart PostgreSQL");
+  }
+  return Status::Ok();
+}
+
 Result<ClusterInfo> InspectCluster(const std::string& pgdata, const std::string& conninfo) {
   struct stat st;
   if (::stat(pgdata.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -91,26 +115,7 @@ Result<ClusterInfo> InspectCluster(const std::string& pgdata, const std::string&
   }
   info.wal_level = rows->At(0, 5);
   info.archive_mode = rows->At(0, 6);
-  if (info.server_version_num < 150000) {
-    return Error(ErrorCode::kUsage, "the server runs PostgreSQL " + info.server_version +
-                                        "; Bulwark supports PostgreSQL 15 and later");
-  }
-  if (rows->At(0, 7) == "true") {
-    return Error(ErrorCode::kUsage,
-                 "the server is a standby (in recovery); back up the primary (standby backups "
-                 "are not supported yet)");
-  }
-  if (info.wal_level != "replica" && info.wal_level != "logical") {
-    return Error(ErrorCode::kUsage, "wal_level is '" + info.wal_level +
-                                        "': a physical backup needs wal_level = replica (or "
-                                        "logical); set it and restart PostgreSQL");
-  }
-  if (info.archive_mode == "off") {
-    return Error(ErrorCode::kUsage,
-                 "archive_mode is off, so the WAL this backup needs would not be kept; set "
-                 "archive_mode = on and archive_command = 'bulwark wal-push --component C %p' "
-                 "(see docs/POSTGRES.md) and restart PostgreSQL");
-  }
+  BW_RETURN_IF_ERROR(CheckBackupSettings(info, rows->At(0, 7) == "true"));
   if (rows->At(0, 8) != "true" || rows->At(0, 9) != "true") {
     return Error(ErrorCode::kUsage,
                  "insufficient privileges: the role may not run pg_backup_start/pg_backup_stop "

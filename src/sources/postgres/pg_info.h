@@ -28,6 +28,11 @@ struct ClusterInfo {
 // Reads the system identifier stored in <pgdata>/global/pg_control (its first 8 bytes).
 Result<std::string> ReadSystemIdentifier(const std::string& pgdata);
 
+// The server settings a physical backup depends on, whichever way it reads the files: PostgreSQL
+// 15 or later, not a standby, wal_level replica or logical, archive_mode not off. kUsage naming
+// the setting to change otherwise.
+Status CheckBackupSettings(const ClusterInfo& info, bool in_recovery);
+
 // Checks, in order: pgdata is a data directory (PG_VERSION, global/pg_control) we can read;
 // the server answers; it is PostgreSQL 15 or later and not a standby; pgdata belongs to it
 // (same system identifier); wal_level is replica or logical; archive_mode is on; the role may
