@@ -94,6 +94,33 @@ table_sums() {
   done
 }
 
+# corrupt_page DIR REL BLOCK: stops the server in DIR, flips 4 bytes in the middle of block
+# BLOCK of its relation file REL (in the tuple data, not the header, whose LSN decides
+# verification) and starts it again.
+corrupt_page() {
+  sql "$1" "CHECKPOINT"
+  pg_stop "$1"
+  python3 - "$1/data/$2" "$3" <<'PY'
+import sys
+at = int(sys.argv[2]) * 8192 + 4000
+with open(sys.argv[1], "r+b") as f:
+    f.seek(at)
+    b = f.read(4)
+    f.seek(at)
+    f.write(bytes(x ^ 0xFF for x in b))
+PY
+  pg_start "$1"
+}
+
+# assert_corrupt_page REL BLOCK: the backup whose --json output is in $T/out (stderr in $T/err)
+# reported exactly one corrupt page, block BLOCK of REL.
+assert_corrupt_page() {
+  [[ $(json "$T/out" 'len(d["corrupt_pages"])') == 1 ]] || fail "expected one corrupt page"
+  [[ $(json "$T/out" 'd["corrupt_pages"][0]["file"]') == "$1" ]] || fail "corrupt page file"
+  [[ $(json "$T/out" 'd["corrupt_pages"][0]["block"]') == "$2" ]] || fail "corrupt page block"
+  assert_grep "corrupt page: $1 block $2" "$T/err"
+}
+
 # restore_drill NAME ARGS...: `restore postgres ARGS` into $T/NAME/data, starts the copy and
 # waits until it has promoted; sets $restored to the snapshot restored. The copy keeps running
 # (pg_stop "$T/NAME"); called outside a subshell, so the EXIT trap stops it on failure.

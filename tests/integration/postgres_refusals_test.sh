@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What `backup postgres` refuses, each with one clear line and the DESIGN.md exit code: not a
 # data directory (2), server not reachable (1), a different cluster under the same component
-# (2), a role without the backup privileges (2), wal_level minimal (2). And a corrupt page
-# (bytes flipped in a relation file of the stopped cluster) is reported by file and block,
-# recorded in the snapshot, and makes the backup exit 3.
+# (2), a role without the backup privileges (2), wal_level minimal (2, also with --remote). And
+# a corrupt page (bytes flipped in a relation file of the stopped cluster) is reported by file
+# and block, recorded in the snapshot, and makes the backup exit 3.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/postgres_lib.sh"
 
@@ -32,23 +32,9 @@ log "a good backup, then a corrupt page"
 sql "$P" "CREATE TABLE victim AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 5000) g"
 pexpect 0 backup postgres --component "$COMPONENT" --pgdata "$P/data" --db "$DB"
 rel=$(sql "$P" "SELECT pg_relation_filepath('victim')")
-sql "$P" "CHECKPOINT"
-pg_stop "$P"
-# Block 3, in the middle of the tuple data (not the header, whose LSN decides verification).
-python3 - "$P/data/$rel" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(3 * 8192 + 4000)
-    b = f.read(4)
-    f.seek(3 * 8192 + 4000)
-    f.write(bytes(x ^ 0xFF for x in b))
-PY
-pg_start "$P"
+corrupt_page "$P" "$rel" 3
 pexpect 3 --json backup postgres --component "$COMPONENT" --pgdata "$P/data" --db "$DB"
-[[ $(json "$T/out" 'len(d["corrupt_pages"])') == 1 ]] || fail "expected one corrupt page"
-[[ $(json "$T/out" 'd["corrupt_pages"][0]["file"]') == "$rel" ]] || fail "corrupt page file"
-[[ $(json "$T/out" 'd["corrupt_pages"][0]["block"]') == 3 ]] || fail "corrupt page block"
-assert_grep "corrupt page: $rel block 3" "$T/err"
+assert_corrupt_page "$rel" 3
 snap=$(json "$T/out" 'd["snapshot"]')
 pexpect 0 --json snapshots --component "$COMPONENT"
 python3 - "$T/out" "$snap" "$rel" <<'PY' || fail "the corrupt page is not recorded in the snapshot"
@@ -73,5 +59,9 @@ max_wal_senders = 0
 archive_mode = off" pg_start "$M"
 pexpect 2 backup postgres --component other --pgdata "$M/data" --db "host=$M user=postgres"
 assert_grep "wal_level is 'minimal'" "$T/err"
+assert_one_line "$T/err"
+# Over the replication protocol: such a server takes no replication connection at all.
+pexpect 2 backup postgres --component other --remote --db "host=$M user=postgres"
+assert_grep "wal_level = replica" "$T/err"
 assert_one_line "$T/err"
 log "ok"

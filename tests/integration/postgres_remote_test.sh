@@ -119,20 +119,7 @@ pg_stop "$Q"
 
 log "a corrupt page"
 rel=$(sql "$P" "SELECT pg_relation_filepath('notes')")
-sql "$P" "CHECKPOINT"
-pg_stop "$P"
-python3 - "$P/data/$rel" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(3 * 8192 + 4000)
-    b = f.read(4)
-    f.seek(3 * 8192 + 4000)
-    f.write(bytes(x ^ 0xFF for x in b))
-PY
-pg_start "$P"
+corrupt_page "$P" "$rel" 3
 pexpect 3 --json backup postgres --component "$COMPONENT" --remote --db "$RDB"
-[[ $(json "$T/out" 'len(d["corrupt_pages"])') == 1 ]] || fail "expected one corrupt page"
-[[ $(json "$T/out" 'd["corrupt_pages"][0]["file"]') == "$rel" ]] || fail "corrupt page file"
-[[ $(json "$T/out" 'd["corrupt_pages"][0]["block"]') == 3 ]] || fail "corrupt page block"
-assert_grep "corrupt page: $rel block 3" "$T/err"
+assert_corrupt_page "$rel" 3
 log "ok"
