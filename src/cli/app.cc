@@ -15,6 +15,7 @@ namespace bulwark::cli {
 int RunCli(int argc, char** argv) {
   InstallSignalHandlers();
   Context ctx;
+  ctx.argv.assign(argv, argv + argc);
   CLI::App app{
       "Bulwark: deduplicating, encrypted backup and disaster recovery for trading platforms",
       "bulwark"};

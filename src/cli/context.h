@@ -55,6 +55,8 @@ class Context {
  public:
   GlobalOptions global;
   FileConfig config;
+  // The command line as given (commands that start a helper process of their own re-run it).
+  std::vector<std::string> argv;
   // Set by the selected subcommand's callback during parsing; run by main afterwards.
   std::function<int()> action;
 

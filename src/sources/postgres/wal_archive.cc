@@ -125,6 +125,82 @@ Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& com
   return PushWalData(repo, component, name, data);
 }
 
+Result<std::vector<Result<WalPushResult>>> PushWalFiles(repo::Repository& repo,
+                                                        const std::string& component,
+                                                        const std::vector<std::string>& paths,
+                                                        int workers) {
+  if (component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  std::vector<Result<WalPushResult>> results;
+  std::vector<std::optional<repo::WalRecord>> records(paths.size());
+  BW_ASSIGN_OR_RETURN(auto lock,
+                      repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "wal-push"));
+  repo::WriterOptions wo;
+  wo.workers = std::max(1, workers);
+  repo::BlobWriter writer(repo, wo);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string name = BaseName(paths[i]);
+    WalPushResult result;
+    result.name = name;
+    auto data = ReadWholeFile(paths[i]);
+    if (!data.ok()) {
+      results.push_back(data.error());
+      continue;
+    }
+    result.size = data->size();
+    const Id sha = crypto::Sha256(*data);
+    result.sha256 = sha;
+    auto existing = repo::GetWalRecord(repo, component, name);
+    if (existing.ok()) {
+      Status same = SameOrConflict(*existing, component, result.size, sha);
+      if (!same.ok()) {
+        results.push_back(same.error());
+        continue;
+      }
+      result.already_archived = true;
+      results.push_back(result);
+      continue;
+    }
+    if (existing.error().code() != ErrorCode::kNotFound) return existing.error();
+    repo::WalRecord rec;
+    rec.component = component;
+    rec.name = name;
+    rec.size = result.size;
+    rec.sha256 = sha;
+    for (size_t at = 0; at < data->size(); at += kWalBlobSize) {
+      const auto from = data->begin() + static_cast<std::ptrdiff_t>(at);
+      const size_t len = std::min(kWalBlobSize, data->size() - at);
+      BW_ASSIGN_OR_RETURN(Id id, writer.Add(repo::BlobType::kData,
+                                            Bytes(from, from + static_cast<std::ptrdiff_t>(len))));
+      rec.blobs.push_back(id);
+    }
+    records[i] = std::move(rec);
+    results.push_back(result);
+  }
+  BW_RETURN_IF_ERROR(writer.Flush());
+  if (!lock->StillValid()) {
+    return Error(ErrorCode::kLocked, "the repository lock was lost; WAL files not archived");
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (!records[i] || !results[i].ok()) continue;
+    records[i]->pushed_unix_ns = NowNs();
+    Status put = repo::PutWalRecord(repo, *records[i]);
+    if (!put.ok() && put.error().code() == ErrorCode::kAlreadyExists) {
+      // Another push of the same name won the race: fine if it is the same file.
+      auto other = repo::GetWalRecord(repo, component, records[i]->name);
+      if (!other.ok()) return other.error();
+      Status same = SameOrConflict(*other, component, records[i]->size, records[i]->sha256);
+      if (same.ok()) {
+        results[i]->already_archived = true;
+      } else {
+        results[i] = same.error();
+      }
+      continue;
+    }
+    BW_RETURN_IF_ERROR(put);
+  }
+  return results;
+}
+
 std::string PartialWalName(const std::string& segment, uint64_t size) {
   return fmt::format("{}.partial.{:08X}", segment, size);
 }
@@ -154,6 +230,7 @@ Result<WalPushResult> PushWalData(repo::Repository& repo, const std::string& com
   result.name = name;
   result.size = data.size();
   const Id sha = crypto::Sha256(data);
+  result.sha256 = sha;
 
   auto existing = repo::GetWalRecord(repo, component, result.name);
   if (existing.ok()) {

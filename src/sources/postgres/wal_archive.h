@@ -25,6 +25,7 @@ struct WalPushResult {
   uint64_t size = 0;
   bool already_archived = false;  // the same file was archived before: nothing stored
   uint64_t bytes_stored = 0;
+  Id sha256;  // of the file's contents
 };
 
 // Archives the file at `path` under its base name. Idempotent: the same contents again is ok
@@ -36,6 +37,15 @@ Result<WalPushResult> PushWalFile(repo::Repository& repo, const std::string& com
 // Archives `data` under `name`, with the same rules as PushWalFile.
 Result<WalPushResult> PushWalData(repo::Repository& repo, const std::string& component,
                                   const std::string& name, ByteView data);
+
+// Archives several files in one batch (for the asynchronous pusher): their blobs share packs,
+// compressed in parallel by `workers` threads, under one shared lock. One result per path, in
+// order; a file that cannot be read or conflicts fails alone. The call fails as a whole only
+// when the repository cannot be written. Everything reported ok is durable.
+Result<std::vector<Result<WalPushResult>>> PushWalFiles(repo::Repository& repo,
+                                                        const std::string& component,
+                                                        const std::vector<std::string>& paths,
+                                                        int workers);
 
 // Partial segments stored by wal-receive: "<segment>.partial.<size as 8 hex digits>" holds the
 // first `size` bytes of the segment (a newer, longer one supersedes it). The name never
