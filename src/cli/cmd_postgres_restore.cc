@@ -1,12 +1,14 @@
 // `bulwark restore postgres SNAPSHOT|latest --target DIR [--time T | --lsn L | --xid X |
-// --name NAME | --immediate | --latest]`.
+// --name NAME | --immediate | --latest] [--delta] [--tablespace-map OID=DIR]...`.
 #include <fmt/format.h>
 #include <limits.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/audit_hook.h"
 #include "cli/commands.h"
@@ -32,6 +34,8 @@ struct PgRestoreArgs {
   bool immediate = false;
   bool latest = false;
   std::string timeline;
+  bool delta = false;
+  std::vector<std::string> tablespace_map;
   int workers = 0;
 };
 
@@ -95,6 +99,12 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   if (args.snapshot == "latest" && args.component.empty()) {
     return ReportError(Error(ErrorCode::kUsage, "'latest' needs --component"), what);
   }
+  for (const auto& m : args.tablespace_map) {
+    auto parsed = pg::ParseTablespaceMapping(m);
+    if (!parsed.ok()) return ReportError(parsed.error(), what);
+    options.tablespace_map.push_back(*parsed);
+  }
+  options.delta = args.delta;
   auto prefix = WalGetPrefix(ctx);
   if (!prefix.ok()) return ReportError(prefix.error(), what);
   options.wal_get_prefix = *prefix;
@@ -109,7 +119,7 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);
   audit.record().storage_location = r.backend().Location();
-  audit.record().details = {{"kind", "postgres"}, {"target", args.target}};
+  audit.record().details = {{"kind", "postgres"}, {"target", args.target}, {"delta", args.delta}};
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
 
   Progress progress;
@@ -125,13 +135,21 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   audit.record().backup_size = res.bytes_written;
   audit.record().details["snapshot"] = snap.id.Hex();
   audit.record().details["recovery"] = res.settings;
+  nlohmann::json tablespaces = nlohmann::json::array();
+  for (const auto& t : res.tablespaces) tablespaces.push_back({{"oid", t.oid}, {"dir", t.dir}});
+  if (!res.tablespaces.empty()) audit.record().details["tablespaces"] = tablespaces;
   Status audited = audit.Finish(r, "success");
   if (ctx.json()) {
     PrintJson({{"snapshot", snap.id.Hex()},
                {"target", args.target},
+               {"delta", res.delta},
                {"files", res.files},
+               {"files_kept", res.kept.files_kept},
+               {"bytes_kept", res.kept.bytes_kept},
+               {"removed", res.kept.removed},
                {"dirs", res.dirs},
                {"bytes_written", res.bytes_written},
+               {"tablespaces", tablespaces},
                {"wal_needed", res.plan.wal_needed},
                {"settings", res.settings},
                {"duration_seconds", printer.ElapsedSeconds()}});
@@ -141,6 +159,13 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
                snap.id.ShortHex(), snap.source.value("backup_stop_time", std::string()),
                args.target, res.files, FormatBytes(res.bytes_written), FormatDuration(secs),
                FormatRate(secs > 0 ? res.bytes_written / secs : 0));
+    if (res.delta) {
+      fmt::print("  delta: {} files rewritten, {} kept ({}), {} entries removed\n", res.files,
+                 res.kept.files_kept, FormatBytes(res.kept.bytes_kept), res.kept.removed);
+    }
+    for (const auto& t : res.tablespaces) {
+      fmt::print("  tablespace {} in {} (pg_tblspc/{} links to it)\n", t.oid, t.dir, t.oid);
+    }
     for (const auto& s : res.settings) fmt::print("  {}\n", s);
     fmt::print("start PostgreSQL on it to replay WAL (recovery.signal is set)\n");
   }
@@ -156,7 +181,9 @@ CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx) {
       "postgres", "Restore a PostgreSQL backup and configure point-in-time recovery");
   sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"")
       ->required();
-  sub->add_option("-t,--target", args->target, "New data directory (missing or empty)")->required();
+  sub->add_option("-t,--target", args->target,
+                  "New data directory (missing or empty; with --delta a stopped cluster's)")
+      ->required();
   sub->add_option("--component", args->component, "Component (needed with \"latest\")");
   sub->add_option("--time", args->time,
                   "Recover to this time, e.g. \"2026-11-24 10:15:00+00\" (with latest: picks "
@@ -169,6 +196,13 @@ CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx) {
   sub->add_option("--timeline", args->timeline,
                   "recovery_target_timeline: current, latest or a number (default: current "
                   "with a target, latest without)");
+  sub->add_flag("--delta", args->delta,
+                "Update an existing data directory of a stopped server: keep files whose "
+                "contents match the backup, rewrite the others, remove what it does not hold");
+  sub->add_option("--tablespace-map", args->tablespace_map,
+                  "OID=DIR: restore tablespace OID into DIR (absolute, missing or empty) and "
+                  "link pg_tblspc/OID to it (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("--workers", args->workers, "Parallel restore workers");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunPgRestore(ctx, *args); }; });
   return sub;

@@ -11,9 +11,11 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "sources/files/fs_util.h"
+#include "sources/files/list.h"
 #include "sources/files/restore.h"
 #include "sources/postgres/backup.h"
 #include "sources/postgres/wal_archive.h"
@@ -63,6 +65,8 @@ Result<Lsn> StopLsn(const repo::Snapshot& s) {
   return ParseLsn(s.source.value("stop_lsn", std::string()));
 }
 
+constexpr const char* kNotEmpty = "it is not empty";
+
 bool DirIsEmptyOrMissing(const std::string& path, std::string* why) {
   DIR* d = ::opendir(path.c_str());
   if (d == nullptr) {
@@ -78,7 +82,7 @@ bool DirIsEmptyOrMissing(const std::string& path, std::string* why) {
     }
   }
   ::closedir(d);
-  if (!empty) *why = "it is not empty";
+  if (!empty) *why = kNotEmpty;
   return empty;
 }
 
@@ -108,6 +112,98 @@ std::string ReadSmallFile(const std::string& path) {
 }
 
 bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// True if one of the two directories is the other or lies inside it.
+bool Overlap(const std::string& a, const std::string& b) {
+  return a == b || a.rfind(b + "/", 0) == 0 || b.rfind(a + "/", 0) == 0;
+}
+
+// Relocated tablespaces: each OID once, each directory apart from the others and the target.
+Status CheckMappings(const std::vector<TablespaceMapping>& maps, const std::string& target) {
+  for (size_t i = 0; i < maps.size(); ++i) {
+    if (Overlap(maps[i].dir, target)) {
+      return Error(ErrorCode::kUsage, "tablespace " + maps[i].oid + " directory " + maps[i].dir +
+                                          " overlaps the restore target " + target);
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (maps[i].oid == maps[j].oid) {
+        return Error(ErrorCode::kUsage, "tablespace " + maps[i].oid + " is mapped twice");
+      }
+      if (Overlap(maps[i].dir, maps[j].dir)) {
+        return Error(ErrorCode::kUsage, "tablespaces " + maps[j].oid + " and " + maps[i].oid +
+                                            " are mapped to overlapping directories (" +
+                                            maps[j].dir + ", " + maps[i].dir + ")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// A relocated tablespace's directory must be missing or empty; with delta it may also be a
+// tablespace directory already (it holds a PG_<version>_<catversion> directory).
+Status CheckTablespaceDir(const TablespaceMapping& m, bool delta) {
+  std::string why;
+  if (DirIsEmptyOrMissing(m.dir, &why)) return Status::Ok();
+  if (delta && why == kNotEmpty) {
+    DIR* d = ::opendir(m.dir.c_str());
+    bool holds = false;
+    while (d != nullptr && !holds) {
+      struct dirent* e = ::readdir(d);
+      if (e == nullptr) break;
+      holds = std::strncmp(e->d_name, "PG_", 3) == 0;
+    }
+    if (d != nullptr) ::closedir(d);
+    if (holds) return Status::Ok();
+    why = "it is not empty and holds no PG_<version> directory (not a tablespace)";
+  }
+  return Error(ErrorCode::kUsage, "tablespace " + m.oid + " directory " + m.dir +
+                                      " cannot be used: " + why + " (it must be missing or empty)");
+}
+
+// OIDs of the tablespaces a backup holds (the directories in its pg_tblspc).
+Result<std::set<std::string>> BackupTablespaces(const repo::Repository& repo,
+                                                const repo::Snapshot& snap) {
+  std::set<std::string> oids;
+  auto node = files::FindNode(repo, snap, "/pg_tblspc");
+  if (!node.ok()) {
+    if (node.error().code() == ErrorCode::kNotFound) return oids;
+    return node.error();
+  }
+  if (node->type != repo::NodeType::kDir) return oids;
+  BW_ASSIGN_OR_RETURN(repo::Tree tree, files::LoadTree(repo, node->subtree));
+  for (const auto& n : tree.nodes) {
+    if (n.type == repo::NodeType::kDir) oids.insert(n.name);
+  }
+  return oids;
+}
+
+// A relocated tablespace's directory gets the stored owner and mode, and pg_tblspc/<oid>
+// becomes a symlink to it.
+Status LinkTablespace(const repo::Repository& repo, const repo::Snapshot& snap,
+                      const std::string& target, const TablespaceMapping& m, bool root) {
+  BW_ASSIGN_OR_RETURN(repo::Node node, files::FindNode(repo, snap, "/pg_tblspc/" + m.oid));
+  if (::mkdir(m.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("creating " + m.dir, errno);
+  }
+  if (root && ::chown(m.dir.c_str(), node.uid, node.gid) != 0) {
+    return ErrnoError("chown " + m.dir, errno);
+  }
+  if (::chmod(m.dir.c_str(), node.mode) != 0) return ErrnoError("chmod " + m.dir, errno);
+  const std::string parent = target + "/pg_tblspc";
+  const std::string link = parent + "/" + m.oid;
+  if (ReadSymlink(link) != m.dir) {
+    ::unlink(link.c_str());  // PlanLayout removed anything else in its place
+    if (::symlink(m.dir.c_str(), link.c_str()) != 0) {
+      return ErrnoError("creating symlink " + link, errno);
+    }
+  }
+  if (root && ::lchown(link.c_str(), node.uid, node.gid) != 0) {
+    return ErrnoError("chown " + link, errno);
+  }
+  files::UniqueFd dfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.valid() || ::fsync(dfd.get()) != 0) return ErrnoError("syncing " + parent, errno);
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -265,38 +361,100 @@ Result<PgRestorePlan> PlanPgRestore(const repo::Repository& repo, const PgRestor
 Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreOptions& options) {
   if (options.target_dir.empty()) return Error(ErrorCode::kUsage, "no --target given");
   BW_ASSIGN_OR_RETURN(std::string target, files::AbsolutePath(options.target_dir));
-  std::string why;
-  if (!DirIsEmptyOrMissing(target, &why)) {
-    return Error(ErrorCode::kUsage, "restore target " + target + " cannot be used: " + why +
-                                        " (restore postgres needs a missing or empty directory)");
-  }
   if (options.wal_get_prefix.empty()) {
     return Error(ErrorCode::kUsage, "internal: no restore_command to write");
   }
   PgRestoreResult result;
+  BW_RETURN_IF_ERROR(CheckMappings(options.tablespace_map, target));
+  std::string why;
+  if (!DirIsEmptyOrMissing(target, &why)) {
+    if (!options.delta || why != kNotEmpty) {
+      return Error(ErrorCode::kUsage,
+                   "restore target " + target + " cannot be used: " + why +
+                       " (restore postgres needs a missing or empty directory, or --delta to "
+                       "update a stopped cluster's data directory)");
+    }
+    struct stat st;
+    if (::stat((target + "/PG_VERSION").c_str(), &st) != 0) {
+      return Error(ErrorCode::kUsage, "restore --delta target " + target +
+                                          " is not a PostgreSQL data directory (no PG_VERSION); "
+                                          "refusing to replace its contents");
+    }
+    BW_RETURN_IF_ERROR(CheckServerStopped(target));
+    result.delta = true;
+  }
+  for (const auto& m : options.tablespace_map) {
+    BW_RETURN_IF_ERROR(CheckTablespaceDir(m, result.delta));
+  }
   BW_ASSIGN_OR_RETURN(result.plan, PlanPgRestore(repo, options));
   const repo::Snapshot& snap = result.plan.snapshot;
 
-  files::FilesRestoreOptions fo;
-  fo.target = target;
-  fo.workers = options.workers;
-  fo.progress = options.progress;
-  BW_ASSIGN_OR_RETURN(auto fr, files::RestoreSnapshot(repo, snap, fo));
-  if (!fr.damaged.empty()) {
-    return Error(ErrorCode::kIntegrity,
-                 fmt::format("{} file{} of backup {} are damaged in the repository (first: {}); "
-                             "the data directory in {} is incomplete",
-                             fr.damaged.size(), fr.damaged.size() == 1 ? "" : "s",
-                             snap.id.ShortHex(), fr.damaged.front(), target));
+  // Where each part lands: the data directory, then relocated tablespaces.
+  BW_ASSIGN_OR_RETURN(std::set<std::string> oids, BackupTablespaces(repo, snap));
+  std::vector<RestoreLocation> locations = {{"/", target, {}, false}};
+  for (const auto& m : options.tablespace_map) {
+    if (!oids.count(m.oid)) {
+      std::string held;
+      for (const auto& o : oids) held += (held.empty() ? "" : ", ") + o;
+      return Error(
+          ErrorCode::kUsage,
+          fmt::format("--tablespace-map {}={}: backup {} has no tablespace {} (it has: "
+                      "{})",
+                      m.oid, m.dir, snap.id.ShortHex(), m.oid, held.empty() ? "none" : held));
+    }
+    result.tablespaces.push_back(m);
   }
-  if (!fr.errors.empty()) {
-    return Error(ErrorCode::kFailure,
-                 fmt::format("{} file{} could not be restored (first: {})", fr.errors.size(),
-                             fr.errors.size() == 1 ? "" : "s", fr.errors.front()));
+  if (result.delta) {
+    // A tablespace that is a symlink in the existing directory stays where it is.
+    for (const auto& oid : oids) {
+      bool mapped = false;
+      for (const auto& m : options.tablespace_map) mapped = mapped || m.oid == oid;
+      const std::string link = target + "/pg_tblspc/" + oid;
+      struct stat st;
+      if (mapped || ::lstat(link.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;
+      std::string dest = ReadSymlink(link);
+      if (dest.empty()) return ErrnoError("reading symlink " + link, errno);
+      if (dest[0] != '/') dest = target + "/pg_tblspc/" + dest;
+      BW_ASSIGN_OR_RETURN(dest, files::AbsolutePath(dest));
+      TablespaceMapping m{oid, dest};
+      BW_RETURN_IF_ERROR(CheckTablespaceDir(m, true));
+      std::vector<TablespaceMapping> all = result.tablespaces;
+      all.push_back(m);
+      BW_RETURN_IF_ERROR(CheckMappings(all, target));
+      result.tablespaces.push_back(m);
+    }
   }
-  result.files = fr.files;
-  result.dirs = fr.dirs;
-  result.bytes_written = fr.bytes_written;
+  for (const auto& m : result.tablespaces) {
+    locations.push_back({"/pg_tblspc/" + m.oid, m.dir, {}, false});
+  }
+
+  // Nothing has been written so far. From here on the directories are changed.
+  BW_RETURN_IF_ERROR(PlanLayout(repo, snap, options.workers, locations, result.kept));
+  for (const auto& loc : locations) {
+    if (!loc.everything && loc.includes.empty()) continue;  // nothing differs
+    files::FilesRestoreOptions fo;
+    fo.target = loc.dir;
+    fo.includes = loc.includes;
+    if (loc.snap_root != "/") fo.subpath = loc.snap_root;
+    fo.workers = options.workers;
+    fo.progress = options.progress;
+    BW_ASSIGN_OR_RETURN(auto fr, files::RestoreSnapshot(repo, snap, fo));
+    if (!fr.damaged.empty()) {
+      return Error(ErrorCode::kIntegrity,
+                   fmt::format("{} file{} of backup {} are damaged in the repository (first: {}); "
+                               "the data directory in {} is incomplete",
+                               fr.damaged.size(), fr.damaged.size() == 1 ? "" : "s",
+                               snap.id.ShortHex(), fr.damaged.front(), target));
+    }
+    if (!fr.errors.empty()) {
+      return Error(ErrorCode::kFailure,
+                   fmt::format("{} file{} could not be restored (first: {})", fr.errors.size(),
+                               fr.errors.size() == 1 ? "" : "s", fr.errors.front()));
+    }
+    result.files += fr.files;
+    result.dirs += fr.dirs;
+    result.bytes_written += fr.bytes_written;
+  }
 
   // The restored files carry the original owner; the files written here and the directory
   // itself get the same one (as root), and the mode PostgreSQL insists on.
@@ -311,15 +469,24 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
     return ErrnoError("chown " + target, errno);
   }
   if (::chmod(target.c_str(), 0700) != 0) return ErrnoError("chmod " + target, errno);
+  for (const auto& m : result.tablespaces) {
+    BW_RETURN_IF_ERROR(LinkTablespace(repo, snap, target, m, root));
+  }
 
   const auto& src = snap.source;
   BW_RETURN_IF_ERROR(WriteFileDurably(target + "/backup_label",
                                       src.value("backup_label", std::string()), ref.st_uid,
                                       ref.st_gid, root));
-  // Tablespaces were stored as directories inside pg_tblspc and are restored there, so no
-  // tablespace_map is written (it would ask PostgreSQL to replace them with symlinks).
+  // Tablespaces were stored as directories inside pg_tblspc and are restored there or, when
+  // relocated, linked from there already, so no tablespace_map is written (it would ask
+  // PostgreSQL to replace pg_tblspc's entries with symlinks of its own).
   BW_RETURN_IF_ERROR(
       WriteFileDurably(target + "/recovery.signal", "", ref.st_uid, ref.st_gid, root));
+
+  // Tablespaces restored as directories inside pg_tblspc are in-place tablespaces to
+  // PostgreSQL 15, whose recovery refuses them (PANIC "unexpected directory entry") unless
+  // this is on.
+  const bool in_place = oids.size() > result.tablespaces.size();
 
   // postgresql.auto.conf: drop earlier recovery settings (two different recovery targets are
   // an error for PostgreSQL), then append ours.
@@ -333,6 +500,7 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
                                       ? line.size()
                                       : line.find_first_not_of(" \t"));
       if (StartsWith(t, "restore_command") || StartsWith(t, "recovery_target")) continue;
+      if (in_place && StartsWith(t, "allow_in_place_tablespaces")) continue;
       conf += line + "\n";
     }
   }
@@ -349,13 +517,19 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
   std::string timeline = options.timeline;
   if (timeline.empty()) timeline = options.target == RecoveryTarget::kLatest ? "latest" : "current";
   result.settings.push_back("recovery_target_timeline = " + ConfQuote(timeline));
+  if (in_place) result.settings.push_back("allow_in_place_tablespaces = on");
   conf += "# Recovery settings written by bulwark restore postgres (snapshot " +
           snap.id.ShortHex() + ")\n";
   for (const auto& s : result.settings) conf += s + "\n";
   BW_RETURN_IF_ERROR(WriteFileDurably(auto_conf, conf, ref.st_uid, ref.st_gid, root));
 
-  files::UniqueFd dfd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd.valid() || ::fsync(dfd.get()) != 0) return ErrnoError("syncing " + target, errno);
+  // Durable: the files written here, and what the delta removed or corrected.
+  for (const auto& loc : locations) {
+    files::UniqueFd dfd(::open(loc.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd.valid() || ::syncfs(dfd.get()) != 0 || ::fsync(dfd.get()) != 0) {
+      return ErrnoError("syncing " + loc.dir, errno);
+    }
+  }
   return result;
 }
 

@@ -1,9 +1,10 @@
 // PostgreSQL restore: picks the base backup for a recovery target, checks that the WAL it
 // needs is archived, restores the data directory with the files restore machinery (parallel,
-// durable), and writes the recovery configuration (backup_label, recovery.signal,
-// restore_command, recovery target, promote). Refuses before writing anything when the target
-// cannot be reached. One call runs one restore; call it from any one thread after
-// Repository::LoadIndex.
+// durable) into a new directory or, with delta, over a stopped cluster's one (rewriting only
+// what differs), relocates tablespaces on request, and writes the recovery configuration
+// (backup_label, recovery.signal, restore_command, recovery target, promote). Refuses before
+// writing anything when the target cannot be reached. One call runs one restore; call it from
+// any one thread after Repository::LoadIndex.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "core/result.h"
 #include "repo/repository.h"
 #include "repo/snapshot.h"
+#include "sources/postgres/restore_delta.h"
 
 namespace bulwark::sources::postgres {
 
@@ -29,7 +31,16 @@ enum class RecoveryTarget {
 struct PgRestoreOptions {
   std::string component;  // required when snapshot is "latest"
   std::string snapshot = "latest";
-  std::string target_dir;  // must be missing or empty
+  std::string target_dir;  // must be missing or empty (with delta: or a stopped data directory)
+  // An existing data directory is brought to the backup's contents: files whose contents
+  // already match are kept, others rewritten, entries the backup does not hold removed.
+  // Refused while a server runs there (postmaster.pid names a live process).
+  bool delta = false;
+  // Tablespaces restored into a directory of their own (missing or empty; with delta also a
+  // tablespace directory of this cluster), with pg_tblspc/<oid> a symlink to it. Others are
+  // restored as plain directories in pg_tblspc, except that delta keeps an existing
+  // pg_tblspc/<oid> symlink and brings the directory it points to up to date.
+  std::vector<TablespaceMapping> tablespace_map;
   RecoveryTarget target = RecoveryTarget::kLatest;
   std::string target_value;  // time, LSN, xid or restore point name
   // recovery_target_timeline: "current", "latest" or a number. Empty: "current" (the backup's
@@ -50,10 +61,13 @@ struct PgRestorePlan {
 
 struct PgRestoreResult {
   PgRestorePlan plan;
-  uint64_t files = 0;
+  uint64_t files = 0;  // regular files written
   uint64_t dirs = 0;
   uint64_t bytes_written = 0;
-  std::vector<std::string> settings;  // lines written to postgresql.auto.conf
+  bool delta = false;                          // an existing data directory was updated in place
+  LayoutCounts kept;                           // delta: files kept as they were, entries removed
+  std::vector<TablespaceMapping> tablespaces;  // where relocated tablespaces went
+  std::vector<std::string> settings;           // lines written to postgresql.auto.conf
 };
 
 // Chooses the snapshot and validates the target without writing anything: kUsage when the
