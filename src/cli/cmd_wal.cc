@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "core/cancel.h"
 #include "repo/snapshot.h"
 #include "sources/postgres/wal_archive.h"
 #include "sources/postgres/wal_names.h"
@@ -142,6 +143,9 @@ int RunWalPushAsync(Context& ctx, const WalArgs& args) {
     if (!pg::PusherRunning(spool) && Clock::now() - last_spawn > std::chrono::seconds(3)) {
       if (Status sp = SpawnPusher(ctx, spool); !sp.ok()) return ReportError(sp.error(), "wal-push");
       last_spawn = Clock::now();
+    }
+    if (CancelRequested()) {
+      return ReportError(Error(ErrorCode::kCancelled, "interrupted"), "wal-push " + args.path);
     }
     if (Clock::now() > deadline) {
       return ReportError(

@@ -13,10 +13,13 @@ SPOOL="$P/data/pg_wal/.bulwark-push"
 COPY="$W/walcopy"  # what PostgreSQL handed to archive_command, for comparison
 as_pg mkdir -p "$COPY"
 pbw init
-cleanup_hooks+=("kill \$(cat '$SPOOL/pusher.lock' 2>/dev/null) 2>/dev/null")
 PG_SANDBOX_CONF="archive_mode = on
 archive_command = 'cp %p $COPY/%f && $BIN --repo $REPO --password-file $W/password wal-push --async --component $COMPONENT %p'
 autovacuum = off" pg_start "$P"
+# After the server's stop hook: its last archive_command calls may start a pusher.
+for s in "$SPOOL" "$T/fake/.bulwark-push"; do
+  cleanup_hooks+=("kill \$(cat '$s/pusher.lock' 2>/dev/null) 2>/dev/null")
+done
 
 pusher_pid() { head -1 "$SPOOL/pusher.lock" 2>/dev/null; }
 archiver() { sql "$P" "SELECT archived_count || ' ' || failed_count FROM pg_stat_archiver"; }
@@ -78,4 +81,10 @@ pexpect 1 wal-push --async --async-timeout 60 --component "$COMPONENT" "$T/fake/
 assert_grep "a different $first_seg is already archived" "$T/err"
 [[ $(wc -l <"$T/err") -eq 1 ]] || fail "more than one line of error: $(cat "$T/err")"
 [[ $sync_err == *"a different $first_seg is already archived"* ]] || fail "sync push: $sync_err"
+log "the pusher stops on SIGTERM"
+pid=$(pusher_pid)
+if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+  kill "$pid"
+  wait_for "! kill -0 $pid 2>/dev/null" 20 || fail "the pusher ignored SIGTERM"
+fi
 log "async wal-push test passed"

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cancel.h"
 #include "crypto/hash.h"
 #include "sources/postgres/wal_archive.h"
 
@@ -223,7 +224,7 @@ Status RunPusher(repo::Repository& repo, const std::string& component, const Pus
   const std::string& spool = options.spool_dir;
   auto last_work = Clock::now();
   auto last_collect = Clock::time_point();
-  while (true) {
+  while (!CancelRequested()) {
     if (Clock::now() - last_collect > std::chrono::seconds(10)) {
       CollectStaleAnswers(spool, options.wal_dir);
       last_collect = Clock::now();
@@ -271,6 +272,7 @@ Status RunPusher(repo::Repository& repo, const std::string& component, const Pus
     }
     last_work = Clock::now();
   }
+  return Status::Ok();  // stopped by a signal between batches: every answer given is true
 }
 
 }  // namespace bulwark::sources::postgres

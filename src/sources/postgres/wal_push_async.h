@@ -64,7 +64,8 @@ class PusherLock {
   files::UniqueFd fd_;
 };
 
-// Archives ready and queued files until none appeared for idle_exit_seconds. Per-file failures
+// Archives ready and queued files until none appeared for idle_exit_seconds, or until
+// cancelled (core/cancel.h; the batch in progress finishes first). Per-file failures
 // go to error/<name> (the pusher goes on with the others); only failures to use the spool or
 // the repository as a whole are returned.
 Status RunPusher(repo::Repository& repo, const std::string& component, const PusherLock& lock,
