@@ -2,6 +2,7 @@
 // restore commands by RegisterBackupRedis / RegisterRestoreRedis.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -27,7 +28,17 @@ struct RedisBackupArgs {
   std::vector<std::string> tags;
   std::string host;
   int timeout = 60;
+  size_t buffer_mib = 32;
+  std::string spill_dir;
 };
+
+// Where RDB bytes the consumer has not caught up with wait: --spill-dir, else $TMPDIR, else
+// /var/tmp (on disk by convention, unlike a /tmp that may be a RAM-backed tmpfs).
+std::string SpillDir(const RedisBackupArgs& args) {
+  if (!args.spill_dir.empty()) return args.spill_dir;
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') return t;
+  return "/var/tmp";
+}
 
 // The Redis password: --redis-password-file, BULWARK_REDIS_PASSWORD, REDISCLI_AUTH, or none.
 Result<std::string> RedisPassword(const RedisBackupArgs& args) {
@@ -60,6 +71,8 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   options.tags = args.tags;
   options.hostname = args.host;
   options.timeout_seconds = args.timeout;
+  options.max_buffered_bytes = std::max<size_t>(args.buffer_mib, 1) << 20;
+  options.spill_dir = SpillDir(args);
   Progress progress;
   options.progress = &progress;
   ProgressPrinter printer(progress, "backup redis:", ctx.quiet());
@@ -78,7 +91,11 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
                {"component", res.snapshot.component},
                {"duration_seconds", res.duration_seconds},
                {"source", res.snapshot.source},
-               {"summary", res.snapshot.summary}});
+               {"summary", res.snapshot.summary},
+               {"buffer",
+                {{"memory_bytes", options.max_buffered_bytes},
+                 {"spilled_bytes", res.buffer.bytes_spilled},
+                 {"spill_file_peak_bytes", res.buffer.spill_file_peak}}}});
   } else if (!ctx.quiet()) {
     fmt::print(
         "snapshot {} saved ({}): Redis {} RDB v{}, {} keys, {} ({} transfer, offset {}); {} "
@@ -154,6 +171,11 @@ void RegisterBackupRedis(CLI::App* backup, Context& ctx) {
   sub->add_option("--redis-password-file", args->password_file,
                   "File holding the Redis password (or BULWARK_REDIS_PASSWORD, REDISCLI_AUTH)");
   sub->add_option("--timeout", args->timeout, "Seconds of server silence before giving up");
+  sub->add_option("--buffer-mib", args->buffer_mib,
+                  "MiB of received RDB held in memory while the repository catches up; the "
+                  "rest waits in a temporary file (default 32)");
+  sub->add_option("--spill-dir", args->spill_dir,
+                  "Directory of that unlinked temporary file (default $TMPDIR, else /var/tmp)");
   sub->add_option("--tag", args->tags, "Tag for the snapshot (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--host", args->host, "Host name recorded in the snapshot (default: this host)");

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "chunk/chunker.h"
-#include "core/bounded_queue.h"
 #include "core/cancel.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
@@ -46,24 +45,24 @@ std::string GroupName(gid_t gid) {
 
 // Receives the payload on its own thread so the socket is always drained as fast as the server
 // sends (a stalled replica is disconnected by the primary's output-buffer limit). It strips
-// the framing and queues plain RDB bytes; its final status is read after the queue ends.
+// the framing and writes plain RDB bytes into the spill buffer, which never makes it wait for
+// the consumer when spilling is on; its final status is read after the buffer ends.
 class Receiver {
  public:
-  Receiver(ReplicationClient& client, TransferHeader header, size_t capacity)
-      : client_(client), header_(std::move(header)), queue_(capacity) {}
+  Receiver(ReplicationClient& client, TransferHeader header, SpillBuffer& buffer)
+      : client_(client), header_(std::move(header)), buffer_(buffer) {}
   ~Receiver() { Stop(); }
 
   void Start() {
     thread_ = std::thread([this] { Run(); });
   }
-  // Stops early (consumer failed): the receiver's next Push fails and it returns.
+  // Stops early (consumer failed): the receiver's next Write fails and it returns.
   void Stop() {
-    queue_.Close();
+    buffer_.Cancel();
     if (thread_.joinable() && !done_.load()) client_.Shutdown();
     if (thread_.joinable()) thread_.join();
   }
-  BoundedQueue<Bytes>& queue() { return queue_; }
-  // Valid once the queue has ended (Pop returned nullopt).
+  // Valid once the buffer has ended (Next returned no bytes).
   const Status& status() const { return status_; }
   uint64_t received() const { return received_.load(); }
 
@@ -71,7 +70,7 @@ class Receiver {
   void Run() {
     status_ = header_.diskless ? RunDiskless() : RunSized();
     done_.store(true);
-    queue_.Close();
+    buffer_.Finish();
   }
 
   Error Cut(const std::string& what) const {
@@ -80,51 +79,57 @@ class Receiver {
                                                   received_.load(), expected, what));
   }
 
+  // Hands `data` on; false when the consumer gave up (or the spill file failed: status set).
+  bool Ship(ByteView data, Status& status) {
+    received_ += data.size();
+    auto ok = buffer_.Write(data);
+    if (!ok.ok()) status = ok.error();
+    return ok.ok() && *ok;
+  }
+
   Status RunSized() {
+    Bytes block(kBlock);
     uint64_t left = header_.length;
+    Status status;
     while (left > 0) {
       if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
-      Bytes block(std::min<uint64_t>(left, kBlock));
-      auto n = client_.ReadSome(MutableByteView(block));
+      size_t want = static_cast<size_t>(std::min<uint64_t>(left, kBlock));
+      auto n = client_.ReadSome(MutableByteView(block.data(), want));
       if (!n.ok()) return Cut(n.error().message());
       if (*n == 0) return Cut("the server closed the connection");
-      block.resize(*n);
       left -= *n;
-      received_ += *n;
-      if (!queue_.Push(std::move(block), *n)) return Status::Ok();  // consumer gave up
+      if (!Ship(ByteView(block.data(), *n), status)) return status;
     }
-    return Status::Ok();
+    return status;
   }
 
   Status RunDiskless() {
     const std::string& mark = header_.eof_mark;
-    Bytes pending;  // the last bytes, held back until we know they are not the end mark
+    // block[0, held) are the last bytes received, held back until we know they are not the
+    // end mark; new bytes are read after them.
+    Bytes block(kBlock + mark.size());
+    size_t held = 0;
+    Status status;
     while (true) {
       if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
-      size_t old = pending.size();
-      pending.resize(old + kBlock);
-      auto n = client_.ReadSome(MutableByteView(pending.data() + old, kBlock));
+      auto n = client_.ReadSome(MutableByteView(block.data() + held, kBlock));
       if (!n.ok()) return Cut(n.error().message());
       if (*n == 0) return Cut("the server closed the connection before the end mark");
-      pending.resize(old + *n);
-      // The mark can only start in the window that includes the new bytes.
-      size_t from = old >= mark.size() ? old - mark.size() + 1 : 0;
-      auto it = std::search(pending.begin() + static_cast<std::ptrdiff_t>(from), pending.end(),
-                            mark.begin(), mark.end());
-      if (it != pending.end()) {
-        size_t body = static_cast<size_t>(it - pending.begin());
-        pending.resize(body);  // anything after the mark is replication stream: not ours
-        received_ += body;
-        if (!pending.empty()) (void)queue_.Push(std::move(pending), body);
-        return Status::Ok();
+      const size_t total = held + *n;
+      const void* at = ::memmem(block.data(), total, mark.data(), mark.size());
+      if (at != nullptr) {
+        // Anything after the mark is replication stream: not ours.
+        size_t body = static_cast<size_t>(static_cast<const uint8_t*>(at) - block.data());
+        if (body > 0) (void)Ship(ByteView(block.data(), body), status);
+        return status;
       }
-      if (pending.size() > mark.size()) {
-        size_t ship = pending.size() - mark.size();
-        Bytes keep(pending.end() - static_cast<std::ptrdiff_t>(mark.size()), pending.end());
-        pending.resize(ship);
-        received_ += ship;
-        if (!queue_.Push(std::move(pending), ship)) return Status::Ok();
-        pending = std::move(keep);
+      if (total > mark.size()) {
+        size_t ship = total - mark.size();
+        if (!Ship(ByteView(block.data(), ship), status)) return status;
+        std::memmove(block.data(), block.data() + ship, mark.size());
+        held = mark.size();
+      } else {
+        held = total;
       }
     }
   }
@@ -132,7 +137,7 @@ class Receiver {
   static constexpr size_t kBlock = 1u << 20;
   ReplicationClient& client_;
   TransferHeader header_;
-  BoundedQueue<Bytes> queue_;
+  SpillBuffer& buffer_;
   std::thread thread_;
   Status status_;
   std::atomic<uint64_t> received_{0};
@@ -194,36 +199,36 @@ class ChunkSink {
   uint64_t blobs_new_ = 0;
 };
 
-// What the parser reads: queued payload blocks, each also fed to the chunk sink.
-class QueueSource : public RdbSource {
+// What the parser reads: buffered payload bytes, each piece also fed to the chunk sink.
+class BufferSource : public RdbSource {
  public:
-  QueueSource(Receiver& receiver, ChunkSink& sink, Progress* progress)
-      : receiver_(receiver), sink_(sink), progress_(progress) {}
+  BufferSource(SpillBuffer& buffer, Receiver& receiver, ChunkSink& sink, Progress* progress)
+      : buffer_(buffer), receiver_(receiver), sink_(sink), progress_(progress) {}
 
   Result<size_t> Read(MutableByteView buf) override {
-    while (pos_ >= block_.size()) {
+    while (pos_ >= piece_.size()) {
       if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
-      std::optional<Bytes> next = receiver_.queue().Pop();
-      if (!next) {
+      BW_ASSIGN_OR_RETURN(piece_, buffer_.Next());
+      pos_ = 0;
+      if (piece_.empty()) {
         if (!receiver_.status().ok()) return receiver_.status().error();
         return size_t{0};
       }
-      block_ = std::move(*next);
-      pos_ = 0;
-      BW_RETURN_IF_ERROR(sink_.Append(block_));
-      if (progress_ != nullptr) progress_->bytes_done.fetch_add(block_.size());
+      BW_RETURN_IF_ERROR(sink_.Append(piece_));
+      if (progress_ != nullptr) progress_->bytes_done.fetch_add(piece_.size());
     }
-    size_t n = std::min(buf.size(), block_.size() - pos_);
-    std::memcpy(buf.data(), block_.data() + pos_, n);
+    size_t n = std::min(buf.size(), piece_.size() - pos_);
+    std::memcpy(buf.data(), piece_.data() + pos_, n);
     pos_ += n;
     return n;
   }
 
  private:
+  SpillBuffer& buffer_;
   Receiver& receiver_;
   ChunkSink& sink_;
   Progress* progress_;
-  Bytes block_;
+  ByteView piece_;  // valid until the next buffer_.Next()
   size_t pos_ = 0;
 };
 
@@ -253,6 +258,10 @@ nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupRe
 Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   if (options.component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  SpillOptions spill;
+  spill.memory_bytes = options.max_buffered_bytes;
+  spill.spill_dir = options.spill_dir;
+  BW_ASSIGN_OR_RETURN(std::unique_ptr<SpillBuffer> buffer, SpillBuffer::Create(spill));
   BW_ASSIGN_OR_RETURN(ReplicationClient client,
                       ReplicationClient::Connect(options.endpoint, options.timeout_seconds));
   BW_RETURN_IF_ERROR(client.Handshake());
@@ -269,9 +278,9 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
 
   repo::BlobWriter writer(repo, options.writer);
   ChunkSink sink(repo, writer);
-  Receiver receiver(client, header, options.max_buffered_bytes);
+  Receiver receiver(client, header, *buffer);
   receiver.Start();
-  QueueSource source(receiver, sink, options.progress);
+  BufferSource source(*buffer, receiver, sink, options.progress);
   auto parsed = ParseRdb(source);
   receiver.Stop();
   if (!parsed.ok()) {
@@ -287,6 +296,7 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
                              header.length));
   }
   result.rdb = std::move(*parsed);
+  result.buffer = buffer->stats();
   BW_RETURN_IF_ERROR(sink.Finish());
 
   result.snapshot.time_unix_ns = NowNs();

@@ -16,6 +16,7 @@
 #include "repo/snapshot.h"
 #include "sources/redis/rdb_parser.h"
 #include "sources/redis/replication_client.h"
+#include "sources/redis/spill_buffer.h"
 
 namespace bulwark::sources::redis {
 
@@ -28,10 +29,15 @@ struct RedisBackupOptions {
   std::vector<std::string> tags;
   std::string hostname;      // empty: this host's name
   int timeout_seconds = 60;  // connect, and silence from the server (it sends keep-alives)
-  // Received bytes that may wait for the chunker/writer; beyond this the receiver waits (and
-  // the server's output buffer for this replica grows). Large, so bursts are absorbed.
-  size_t max_buffered_bytes = 256u << 20;
-  repo::WriterOptions writer;
+  // Received bytes that may wait in memory for the parser/chunker/writer. Beyond this they go
+  // to an unlinked temporary file in spill_dir (bounded by disk, not RAM), so the socket is
+  // still drained at the server's pace. Without a spill_dir the receiver waits instead (and
+  // the primary's output buffer for this replica grows).
+  size_t max_buffered_bytes = 32u << 20;
+  std::string spill_dir;
+  // The spill buffer absorbs the backlog, so the writer's queue only has to keep its workers
+  // busy (chunks average 1 MiB): a small one keeps the peak memory low.
+  repo::WriterOptions writer{.max_queued_bytes = 16u << 20};
   Progress* progress = nullptr;  // bytes_done = RDB bytes received
 };
 
@@ -40,6 +46,7 @@ struct RedisBackupResult {
   RdbInfo rdb;
   FullResync resync;
   bool diskless = false;
+  SpillStats buffer;
   uint64_t bytes_added = 0;   // plaintext of new blobs (data + tree)
   uint64_t bytes_stored = 0;  // sealed bytes of new blobs
   uint64_t blobs_new = 0;
