@@ -147,7 +147,8 @@ for _ in $(seq 1 600); do
   sleep 1
 done
 rm -f "$WORK/walsrc.open"
-DATA_BYTES=$(tree_bytes "$PGDATA_DIR")
+# What a backup reads: the data directory without pg_wal (every tool leaves that out).
+DATA_BYTES=$(($(tree_bytes "$PGDATA_DIR") - $(tree_bytes "$PGDATA_DIR/pg_wal")))
 bench_log "postgres: data directory $((DATA_BYTES / 1048576)) MiB, loaded in $(($(date +%s) - t0))s"
 record "$PART" data_bytes all 0 "$DATA_BYTES"
 

@@ -47,7 +47,7 @@ data = med("data_bytes", "all", "value") or 0
 segments = int(med("wal_segments", "all", "value") or 0)
 runs = len(vals("full", "bulwark", "wall"))
 print("## Part `postgres`\n")
-print(f"Cluster: pgbench plus the ticks table, data directory {data / 2**20:.0f} MiB; "
+print(f"Cluster: pgbench plus the ticks table, data directory {data / 2**20:.0f} MiB without pg_wal; "
       f"{version(['pgbackrest', 'version'])} (process-max=2, zst level 1), "
       f"{version(['/usr/lib/postgresql/15/bin/pg_basebackup', '--version'])}. "
       f"Median (min–max) of {runs} runs; restores include a final sync. "

@@ -41,7 +41,13 @@ export BENCH_OUT=${BENCH_OUT:-$ROOT/bench/out}
 mkdir -p "$BENCH_OUT"
 BENCH_OUT=$(cd "$BENCH_OUT" && pwd)
 export BENCH_RAW="$BENCH_OUT/raw.tsv"
-export BENCH_BULWARK="$BIN"
+# A copy: rebuilding during a long run must not swap the binary under it.
+if [[ -x "$BIN" ]]; then
+  cp "$BIN" "$BENCH_OUT/bulwark"
+  export BENCH_BULWARK="$BENCH_OUT/bulwark"
+else
+  export BENCH_BULWARK="$BIN"
+fi
 : >"$BENCH_RAW"
 rm -f "$BENCH_OUT/.warm-cache" "$BENCH_OUT"/results-*.md
 rm -rf "$BENCH_OUT/logs"
