@@ -1,6 +1,8 @@
 // `bulwark backup redis` and `bulwark restore redis`: subcommands hooked into the backup and
 // restore commands by RegisterBackupRedis / RegisterRestoreRedis.
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,11 +35,22 @@ struct RedisBackupArgs {
 };
 
 // Where RDB bytes the consumer has not caught up with wait: --spill-dir, else $TMPDIR, else
-// /var/tmp (on disk by convention, unlike a /tmp that may be a RAM-backed tmpfs).
+// /var/tmp (on disk by convention, unlike a /tmp that may be a RAM-backed tmpfs). A default
+// that is not a writable directory means no spilling (the receiver waits), with a warning; a
+// bad --spill-dir fails the backup.
 std::string SpillDir(const RedisBackupArgs& args) {
   if (!args.spill_dir.empty()) return args.spill_dir;
-  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') return t;
-  return "/var/tmp";
+  std::string dir = "/var/tmp";
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') dir = t;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(dir.c_str(), W_OK) != 0) {
+    PrintWarning(
+        fmt::format("{} is not a writable directory: the RDB backlog cannot spill to "
+                    "disk, so the transfer waits for the repository (set --spill-dir)",
+                    dir));
+    return {};
+  }
+  return dir;
 }
 
 // The Redis password: --redis-password-file, BULWARK_REDIS_PASSWORD, REDISCLI_AUTH, or none.
