@@ -3,7 +3,7 @@
 # receive buffer, an RDB of about 300 MiB (many times the buffer) is backed up with a peak RSS
 # under 150 MiB, the backlog goes through the unlinked spill file (which leaves nothing behind
 # in --spill-dir), in both transfer forms; the restored dump.rdb passes redis-check-rdb and
-# holds as many keys as the RDB `redis-cli --rdb` fetches.
+# holds as many keys as the RDB `redis-cli --rdb` fetches. A missing --spill-dir is exit 2.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis_lib.sh"
 
@@ -64,4 +64,11 @@ done
 # local socket); otherwise this test proves nothing about the bound.
 [[ $(json "$T/b1.json" 'd["buffer"]["spilled_bytes"]') -gt $((64 * 1048576)) ]] ||
   fail "the backup did not spill; the memory bound was not exercised"
+
+# A spill directory that does not exist is a configuration error, found before the transfer.
+expect_exit 2 backup redis --component cache --url "unix://$T/src/redis.sock" \
+  --spill-dir "$T/no-such-dir"
+assert_grep "spill-dir" "$T/err"
+"$BIN" --json snapshots --component cache >"$T/snaps.json"
+[[ $(json "$T/snaps.json" 'len(d)') -eq 2 ]] || fail "a refused backup committed a snapshot"
 log ok

@@ -13,24 +13,25 @@ namespace bulwark::sources::redis {
 
 namespace {
 
+// A directory that is missing, not a directory or not writable is a configuration error.
+Error CreateError(const std::string& dir, int err) {
+  Error e = ErrnoError(
+      fmt::format("creating the temporary spill file in {} (choose another with --spill-dir)", dir),
+      err);
+  if (err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM || err == EROFS) {
+    return Error(ErrorCode::kUsage, e.message());
+  }
+  return e;
+}
+
 // An unlinked file in `dir`: O_TMPFILE where the filesystem supports it, else mkstemp+unlink.
 Result<int> OpenTempFile(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0) return fd;
-  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-    return ErrnoError(
-        fmt::format("creating the temporary spill file in {} (choose another with --spill-dir)",
-                    dir),
-        errno);
-  }
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return CreateError(dir, errno);
   std::string path = dir + "/.bulwark-redis-spill-XXXXXX";
   fd = ::mkostemp(path.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return ErrnoError(
-        fmt::format("creating the temporary spill file in {} (choose another with --spill-dir)",
-                    dir),
-        errno);
-  }
+  if (fd < 0) return CreateError(dir, errno);
   ::unlink(path.c_str());
   return fd;
 }

@@ -37,7 +37,7 @@ struct SpillStats {
 class SpillBuffer {
  public:
   // Creates the temporary file up front (when spilling is enabled) so a bad directory fails
-  // before the transfer starts. kFailure names the directory.
+  // before the transfer starts: kUsage for a missing or unwritable one, naming it.
   static Result<std::unique_ptr<SpillBuffer>> Create(const SpillOptions& options);
   ~SpillBuffer();
   SpillBuffer(const SpillBuffer&) = delete;

@@ -157,6 +157,7 @@ TEST(SpillBufferTest, MissingSpillDirFailsUpFront) {
   o.spill_dir = TempDir() + "/no-such-dir-for-spill-buffer-test";
   auto buf = SpillBuffer::Create(o);
   ASSERT_FALSE(buf.ok());
+  EXPECT_EQ(buf.error().code(), ErrorCode::kUsage);
   EXPECT_NE(buf.error().message().find("--spill-dir"), std::string::npos);
 }
 
