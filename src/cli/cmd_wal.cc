@@ -154,7 +154,7 @@ int RunWalPushAsync(Context& ctx, const WalArgs& args) {
                             args.async_timeout, spool + "/pusher.log")),
           "wal-push");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/progress.h"
@@ -21,6 +22,11 @@ struct FilesRestoreOptions {
   // full snapshot path, e.g. "*.conf" or "/etc/app/sub"), everything below a matching
   // directory, and the directories needed to reach them. Empty: everything.
   std::vector<std::string> includes;
+  // Exact snapshot paths to restore the same way (with everything below them and the
+  // directories leading to them), found by lookup rather than pattern matching: for callers
+  // that computed a large selection themselves (a delta restore). A path is restored when it
+  // is in `paths` or matches `includes`; both empty: everything.
+  std::unordered_set<std::string> paths;
   // Restore only this snapshot path ("/etc/app"): a directory's contents land directly in
   // target, a file lands as target/<name>. Empty or "/": the whole tree (target/etc/app/...).
   std::string subpath;

@@ -431,10 +431,10 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
   // Nothing has been written so far. From here on the directories are changed.
   BW_RETURN_IF_ERROR(PlanLayout(repo, snap, options.workers, locations, result.kept));
   for (const auto& loc : locations) {
-    if (!loc.everything && loc.includes.empty()) continue;  // nothing differs
+    if (!loc.everything && loc.paths.empty()) continue;  // nothing differs
     files::FilesRestoreOptions fo;
     fo.target = loc.dir;
-    fo.includes = loc.includes;
+    fo.paths.insert(loc.paths.begin(), loc.paths.end());
     if (loc.snap_root != "/") fo.subpath = loc.snap_root;
     fo.workers = options.workers;
     fo.progress = options.progress;

@@ -115,7 +115,7 @@ bool SameType(const Node& node, const struct stat& st, const std::string& path) 
 // nothing below it is kept (then the directory as a whole can be written).
 struct WalkResult {
   bool all = true;
-  std::vector<std::string> includes;
+  std::vector<std::string> paths;
 };
 
 class LayoutPlanner {
@@ -179,7 +179,7 @@ class LayoutPlanner {
       if (node.type == NodeType::kDir) {
         const bool leads = LeadsToRelocated(sp);
         if (!exists && !leads) {
-          out.includes.push_back(GlobEscape(sp));
+          out.paths.push_back(sp);
           continue;
         }
         if (!exists) {
@@ -192,13 +192,13 @@ class LayoutPlanner {
         }
         BW_ASSIGN_OR_RETURN(WalkResult sub, Walk(node.subtree, sp, dp));
         if (sub.all && !leads) {
-          out.includes.push_back(GlobEscape(sp));
+          out.paths.push_back(sp);
         } else {
           out.all = false;
-          for (auto& s : sub.includes) out.includes.push_back(std::move(s));
+          for (auto& s : sub.paths) out.paths.push_back(std::move(s));
         }
       } else if (!exists) {
-        out.includes.push_back(GlobEscape(sp));
+        out.paths.push_back(sp);
       } else if (node.type == NodeType::kFile) {
         compares.push_back({&node, sp, dp});
       } else {
@@ -217,7 +217,7 @@ class LayoutPlanner {
         ++counts_.files_kept;
         counts_.bytes_kept += c.size;
       } else {
-        out.includes.push_back(GlobEscape(c.snap_path));
+        out.paths.push_back(c.snap_path);
       }
     }
     return out;
@@ -304,16 +304,6 @@ std::string ReadSymlink(const std::string& path) {
   return buf;
 }
 
-std::string GlobEscape(std::string_view path) {
-  std::string out;
-  out.reserve(path.size());
-  for (char c : path) {
-    if (c == '\\' || c == '*' || c == '?' || c == '[') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 Status CheckServerStopped(const std::string& data_dir) {
   const std::string pidfile = data_dir + "/postmaster.pid";
   files::UniqueFd fd(::open(pidfile.c_str(), O_RDONLY | O_CLOEXEC));
@@ -354,7 +344,7 @@ Status PlanLayout(const repo::Repository& repo, const repo::Snapshot& snapshot, 
     if (leads) BW_RETURN_IF_ERROR(MakeDirs(loc.dir));
     BW_ASSIGN_OR_RETURN(WalkResult w, planner.Walk(root.subtree, loc.snap_root, loc.dir));
     loc.everything = w.all && !leads;
-    loc.includes = loc.everything ? std::vector<std::string>() : std::move(w.includes);
+    loc.paths = loc.everything ? std::vector<std::string>() : std::move(w.paths);
   }
   return Status::Ok();
 }

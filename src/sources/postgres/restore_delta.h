@@ -31,8 +31,8 @@ Result<TablespaceMapping> ParseTablespaceMapping(std::string_view text);
 struct RestoreLocation {
   std::string snap_root;
   std::string dir;
-  // Snapshot paths to write there, as exact fnmatch patterns (for FilesRestoreOptions).
-  std::vector<std::string> includes;
+  // Snapshot paths to write there (FilesRestoreOptions::paths).
+  std::vector<std::string> paths;
   bool everything = false;  // write the whole subtree: nothing on disk is kept
 };
 
@@ -44,7 +44,7 @@ struct LayoutCounts {
 
 // Compares `snapshot` with what is on disk in each location (locations[0] is "/"; the others
 // are relocated tablespaces, which locations[0] leaves out: there pg_tblspc/<oid> must become
-// a symlink, so anything else in its place is removed) and fills each location's includes.
+// a symlink, so anything else in its place is removed) and fills each location's paths.
 // Disk entries the snapshot does not hold, or holds with another type, are removed without
 // following symlinks. A regular file is kept when its size is the stored size and every piece
 // hashes (keyed, like the backup) to its stored chunk ID; a kept file's mode, owner (as root)
@@ -58,8 +58,5 @@ Status CheckServerStopped(const std::string& data_dir);
 
 // The target of the symlink at `path`; empty if it is none.
 std::string ReadSymlink(const std::string& path);
-
-// `path` with fnmatch's special characters escaped, so the pattern matches only `path`.
-std::string GlobEscape(std::string_view path);
 
 }  // namespace bulwark::sources::postgres

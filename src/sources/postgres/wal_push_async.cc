@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 // An answer nobody asked for within this long is stale (PostgreSQL renames .ready to .done
 // right after archive_command returns, and asks within milliseconds of marking a file ready).
 constexpr auto kStaleAnswer = std::chrono::seconds(120);
-constexpr auto kPollInterval = std::chrono::milliseconds(50);
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
 
 std::string Sub(const std::string& spool, const char* dir, const std::string& name = "") {
   std::string d = files::JoinPath(spool, dir);

@@ -297,6 +297,29 @@ TEST_F(FilesRoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
                                              "/var/other.conf", "/var/sub", "/var/sub/deep.txt"}));
 }
 
+TEST_F(FilesRoundTripTest, ExactPathsRestoreOnlyThoseAndTheirDirectories) {
+  ASSERT_EQ(::mkdir((src_ + "/d").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src_ + "/d/sub").c_str(), 0755), 0);
+  WriteFile(src_ + "/d/a[1]*", std::string_view("glob characters are not patterns here"));
+  WriteFile(src_ + "/d/a11", std::string_view("a pattern a[1]* would match this"));
+  WriteFile(src_ + "/d/sub/x", std::string_view("x"));
+  WriteFile(src_ + "/top", std::string_view("t"));
+  auto b = Backup({src_});
+  const std::string target = tmp_ + "/exact";
+  FilesRestoreOptions ropt;
+  ropt.target = target;
+  ropt.subpath = src_;
+  ropt.paths = {src_ + "/d/a[1]*", src_ + "/d/sub"};
+  auto r = RestoreSnapshot(*repo_, b.snapshot, ropt);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(target)) {
+    found.push_back(e.path().string().substr(target.size()));
+  }
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<std::string>{"/d", "/d/a[1]*", "/d/sub", "/d/sub/x"}));
+}
+
 TEST_F(FilesRoundTripTest, StdinStreamRoundTrip) {
   Bytes data = RandomData(2 << 20, 9);
   Bytes text(1 << 20, 'a');

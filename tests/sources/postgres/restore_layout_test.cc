@@ -40,18 +40,6 @@ TEST(TablespaceMapping, Refuses) {
   }
 }
 
-TEST(GlobEscape, MatchesOnlyThatPath) {
-  const std::string odd = "/base/5/we*ird?[x]\\name";
-  const std::vector<std::string> globs = {GlobEscape(odd)};
-  EXPECT_TRUE(files::MatchesAny(globs, "we*ird?[x]\\name", odd));
-  EXPECT_FALSE(files::MatchesAny(globs, "weXirdY[x]\\name", "/base/5/weXirdY[x]\\name"));
-  EXPECT_FALSE(files::MatchesAny(globs, "x", "/base/5/weird_x_name"));
-  const std::vector<std::string> plain = {GlobEscape("/base/5/16384")};
-  EXPECT_TRUE(files::MatchesAny(plain, "16384", "/base/5/16384"));
-  EXPECT_FALSE(files::MatchesAny(plain, "16384", "/base/5/16384.1"));
-  EXPECT_FALSE(files::MatchesAny(plain, "16384", "/base/16384"));
-}
-
 class ServerCheck : public ::testing::Test {
  protected:
   void WritePid(const std::string& first_line) {
