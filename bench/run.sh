@@ -82,7 +82,7 @@ version_of() {
 
 status=0
 for p in "${PARTS[@]}"; do
-  bench_log "part $p with: ${tools[*]}"
+  if [[ $p == files ]]; then bench_log "part $p with: ${tools[*]}"; else bench_log "part $p"; fi
   if ! bash "$HERE/$p.sh"; then
     bench_log "part $p failed"
     status=1
@@ -94,7 +94,10 @@ done
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
-  echo "- tools: $(for t in "${tools[@]}"; do printf '%s; ' "$(version_of "$t")"; done)borg compression ${BENCH_BORG_COMPRESSION:-zstd,3}, restic and bulwark defaults"
+  echo "- bulwark: $(version_of bulwark) (each part names its peers)"
+  if [[ " ${PARTS[*]} " == *" files "* ]]; then
+    echo "- files part: $(for t in "${tools[@]}"; do printf '%s; ' "$(version_of "$t")"; done)borg compression ${BENCH_BORG_COMPRESSION:-zstd,3}, restic and bulwark defaults"
+  fi
   echo "- command: \`BENCH_SIZE_MB=${BENCH_SIZE_MB:-2048} BENCH_RUNS=${BENCH_RUNS:-3} bench/run.sh ${PARTS[*]}\` (\`make bench\` runs every part at the defaults)"
   if [[ -f "$BENCH_OUT/.warm-cache" ]]; then
     echo "- **page cache could not be dropped (not root): timings are warm-cache**"
