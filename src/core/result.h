@@ -48,7 +48,7 @@ Error ErrnoError(const std::string& what, int errnum);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -111,13 +111,14 @@ class [[nodiscard]] Result<void> : public Status {
 // Propagates an error from an expression yielding Status or Result<T>.
 #define BW_CONCAT_INNER(a, b) a##b
 #define BW_CONCAT(a, b) BW_CONCAT_INNER(a, b)
-#define BW_RETURN_IF_ERROR(expr)             \
-  do {                                       \
-    auto&& bw_status_ = (expr);              \
+#define BW_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    auto&& bw_status_ = (expr);                      \
     if (!bw_status_.ok()) return bw_status_.error(); \
   } while (0)
 // BW_ASSIGN_OR_RETURN(auto x, MakeX()); declares x from a Result<T> or returns its error.
-#define BW_ASSIGN_OR_RETURN(lhs, expr) BW_ASSIGN_OR_RETURN_IMPL(BW_CONCAT(bw_res_, __LINE__), lhs, expr)
+#define BW_ASSIGN_OR_RETURN(lhs, expr) \
+  BW_ASSIGN_OR_RETURN_IMPL(BW_CONCAT(bw_res_, __LINE__), lhs, expr)
 #define BW_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.error();             \

@@ -17,17 +17,17 @@
 namespace bulwark::repo {
 
 struct WriterOptions {
-  int workers = 0;                     // compress+encrypt threads; 0 = hardware concurrency
-  int uploaders = 2;                   // concurrent pack uploads
-  size_t max_queued_bytes = 64u << 20; // plaintext waiting for workers
-  uint32_t packs_per_index = 64;       // write an index file every N packs (crash progress)
+  int workers = 0;                      // compress+encrypt threads; 0 = hardware concurrency
+  int uploaders = 2;                    // concurrent pack uploads
+  size_t max_queued_bytes = 64u << 20;  // plaintext waiting for workers
+  uint32_t packs_per_index = 64;        // write an index file every N packs (crash progress)
 };
 
 struct WriterStats {
   uint64_t blobs_new = 0;
   uint64_t blobs_duplicate = 0;
-  uint64_t bytes_new_raw = 0;       // plaintext bytes of new blobs
-  uint64_t bytes_new_stored = 0;    // sealed bytes of new blobs
+  uint64_t bytes_new_raw = 0;     // plaintext bytes of new blobs
+  uint64_t bytes_new_stored = 0;  // sealed bytes of new blobs
   uint64_t packs_written = 0;
   uint64_t index_files_written = 0;
 };

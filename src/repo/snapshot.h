@@ -3,11 +3,10 @@
 // snapshots/. Functions are safe from any thread given a Repository.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 #include "repo/repository.h"
@@ -15,25 +14,25 @@
 namespace bulwark::repo {
 
 struct Snapshot {
-  Id id;                          // object name; not part of the encoding
+  Id id;  // object name; not part of the encoding
   int64_t time_unix_ns = 0;
   std::string hostname;
   std::string username;
-  std::string component;          // e.g. "config", "pg-primary"
-  std::string kind;               // "files", "stdin", later "postgres", "redis", ...
+  std::string component;  // e.g. "config", "pg-primary"
+  std::string kind;       // "files", "stdin", later "postgres", "redis", ...
   std::vector<std::string> tags;
-  std::vector<std::string> paths; // what was backed up (absolute paths, or a stdin name)
+  std::vector<std::string> paths;  // what was backed up (absolute paths, or a stdin name)
   std::optional<Id> parent;
   Id tree;
   nlohmann::json source = nlohmann::json::object();   // source-specific metadata
   nlohmann::json summary = nlohmann::json::object();  // files, bytes, new bytes, duration...
-  std::vector<std::string> errors;  // inputs that could not be read
-  uint64_t audit_seq = 0;           // audit log length when the snapshot was written
+  std::vector<std::string> errors;                    // inputs that could not be read
+  uint64_t audit_seq = 0;  // audit log length when the snapshot was written
   std::string program_version;
 };
 
-std::string FormatTimeRfc3339(int64_t unix_ns);  // UTC, e.g. 2026-11-24T10:15:00.123456789Z
-Result<int64_t> ParseTime(std::string_view text); // RFC 3339 / "YYYY-MM-DD HH:MM:SS[+TZ]"
+std::string FormatTimeRfc3339(int64_t unix_ns);    // UTC, e.g. 2026-11-24T10:15:00.123456789Z
+Result<int64_t> ParseTime(std::string_view text);  // RFC 3339 / "YYYY-MM-DD HH:MM:SS[+TZ]"
 
 nlohmann::json SnapshotToJson(const Snapshot& s);  // includes "id"
 Result<Snapshot> SnapshotFromJson(const nlohmann::json& j);

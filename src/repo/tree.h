@@ -29,16 +29,16 @@ struct Node {
   uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky (no type bits)
   uint32_t uid = 0;
   uint32_t gid = 0;
-  std::string user;   // names, for restores onto hosts with other numeric IDs
+  std::string user;  // names, for restores onto hosts with other numeric IDs
   std::string group;
   int64_t mtime_ns = 0;
   int64_t atime_ns = 0;
   int64_t ctime_ns = 0;  // change detection only; cannot be restored
   uint64_t inode = 0;    // change detection and hard-link grouping
   uint64_t device = 0;
-  uint64_t links = 1;    // st_nlink; > 1 means hard links share `inode` within `device`
+  uint64_t links = 1;  // st_nlink; > 1 means hard links share `inode` within `device`
   uint64_t size = 0;
-  uint64_t rdev = 0;     // device nodes
+  uint64_t rdev = 0;        // device nodes
   std::string link_target;  // symlinks
   std::vector<Id> content;  // regular files: chunk IDs in order
   Id subtree;               // directories
