@@ -3,37 +3,15 @@
 
 Usage: postgres_report.py RAW_TSV
 """
-import statistics
+import os
 import subprocess
 import sys
 
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-rows = [r for r in rows if len(r) == 9 and r[0] == "postgres"]
-COL = {"wall": 4, "cpu": 5, "rss": 6, "value": 7}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_lib import Rows  # noqa: E402
 
-
-def vals(step, tool, col):
-    out = []
-    for r in rows:
-        if r[1] == step and r[2] == tool and r[8] in ("0", ""):
-            v = r[COL[col]]
-            if v:
-                out.append(float(v))
-    return out
-
-
-def med(step, tool, col):
-    v = vals(step, tool, col)
-    return statistics.median(v) if v else None
-
-
-def span(step, tool):
-    v = vals(step, tool, "wall")
-    return f"{min(v):.2f}–{max(v):.2f}" if v else "–"
-
-
-def failed(step, tool):
-    return sum(1 for r in rows if r[1] == step and r[2] == tool and r[8] not in ("0", ""))
+R = Rows(sys.argv[1], "postgres")
+vals, med, span, failed = R.vals, R.med, R.span, R.failed
 
 
 def version(cmd):
@@ -113,8 +91,8 @@ if bi is not None and pi:
            bi <= pi / 4 and bt is not None and pt is not None and bt < pt,
            f"{100 * bi / pi:.0f}% of the bytes, {bt:.2f}s vs {pt:.2f}s")
 for tool in ("bulwark", "pgbackrest"):
-    v = [r for r in rows if r[1] == "verify" and r[2] == tool]
-    if v:
+    v = R.status("verify", tool)
+    if v is not None:
         print(f"| {tool}'s restore has every file of the source at its size | "
-              f"{'yes' if v[0][8] == '0' else 'NO'} |")
+              f"{'yes' if v == '0' else 'NO'} |")
 print()

@@ -123,24 +123,14 @@ for ((run = 1; run <= RUNS; run++)); do
   fi
 done
 
-python3 - "$BENCH_RAW" >"$BENCH_OUT/results-$PART.md" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-rows = [r for r in rows if len(r) == 9 and r[0] == "redis"]
-def vals(step, tool, col):
-    out = []
-    for r in rows:
-        if r[1] == step and r[2] == tool and r[8] in ("0", ""):
-            v = r[{"wall": 4, "cpu": 5, "rss": 6, "value": 7}[col]]
-            if v:
-                out.append(float(v))
-    return out
-def med(step, tool, col):
-    v = vals(step, tool, col)
-    return statistics.median(v) if v else None
+python3 - "$BENCH_RAW" "$HERE" >"$BENCH_OUT/results-$PART.md" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from report_lib import Rows
+R = Rows(sys.argv[1], "redis")
+rows, med = R.rows, R.med
 def rng(step, tool, col):
-    v = vals(step, tool, col)
-    return f"{min(v):.2f}–{max(v):.2f}" if v else "–"
+    return R.span(step, tool, col)
 used = med("used_memory", "all", "value") or 0
 keys = int(med("keys", "all", "value") or 0)
 print("## Part `redis`\n")

@@ -270,6 +270,16 @@ TEST_F(FilesRoundTripTest, SeveralPathsAndExcludes) {
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
 }
 
+// Every path below `dir`, relative to it ("/a", "/a/b"), sorted.
+std::vector<std::string> PathsBelow(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    found.push_back(e.path().string().substr(dir.size()));
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 TEST_F(FilesRoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
   ASSERT_EQ(::mkdir((src_ + "/etc").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((src_ + "/etc/app").c_str(), 0755), 0);
@@ -288,13 +298,9 @@ TEST_F(FilesRoundTripTest, IncludesRestoreOnlyMatchesAndTheirDirectories) {
   ropt.includes = {"*.conf", src_ + "/var/sub"};
   auto r = RestoreSnapshot(*repo_, b.snapshot, ropt);
   ASSERT_TRUE(r.ok()) << r.error().message();
-  std::vector<std::string> found;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(target)) {
-    found.push_back(e.path().string().substr(target.size()));
-  }
-  std::sort(found.begin(), found.end());
-  EXPECT_EQ(found, (std::vector<std::string>{"/etc", "/etc/app", "/etc/app/main.conf", "/var",
-                                             "/var/other.conf", "/var/sub", "/var/sub/deep.txt"}));
+  EXPECT_EQ(PathsBelow(target),
+            (std::vector<std::string>{"/etc", "/etc/app", "/etc/app/main.conf", "/var",
+                                      "/var/other.conf", "/var/sub", "/var/sub/deep.txt"}));
 }
 
 TEST_F(FilesRoundTripTest, ExactPathsRestoreOnlyThoseAndTheirDirectories) {
@@ -312,12 +318,7 @@ TEST_F(FilesRoundTripTest, ExactPathsRestoreOnlyThoseAndTheirDirectories) {
   ropt.paths = {src_ + "/d/a[1]*", src_ + "/d/sub"};
   auto r = RestoreSnapshot(*repo_, b.snapshot, ropt);
   ASSERT_TRUE(r.ok()) << r.error().message();
-  std::vector<std::string> found;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(target)) {
-    found.push_back(e.path().string().substr(target.size()));
-  }
-  std::sort(found.begin(), found.end());
-  EXPECT_EQ(found, (std::vector<std::string>{"/d", "/d/a[1]*", "/d/sub", "/d/sub/x"}));
+  EXPECT_EQ(PathsBelow(target), (std::vector<std::string>{"/d", "/d/a[1]*", "/d/sub", "/d/sub/x"}));
 }
 
 TEST_F(FilesRoundTripTest, StdinStreamRoundTrip) {
