@@ -147,7 +147,6 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
       : repo_(repo),
         writer_(writer),
         options_(options),
-        cluster_(cluster),
         start_lsn_(start_lsn),
         parent_start_ns_(parent_start_ns),
         verify_(cluster.data_checksums && cluster.block_size == kPageSize),
@@ -787,7 +786,6 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
   repo::Repository& repo_;
   repo::BlobWriter& writer_;
   const PgBackupOptions& options_;
-  const ClusterInfo& cluster_;
   Lsn start_lsn_;
   const int64_t parent_start_ns_;
   const bool verify_;
