@@ -97,6 +97,12 @@ def main():
                     "<Message>%s</Message></Error>" % (code, message)).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/xml")
+            # An answer to HEAD has no body (as from S3): bytes after its headers would be
+            # read as the start of the next answer on the same connection.
+            if self.command == "HEAD":
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
