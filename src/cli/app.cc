@@ -25,8 +25,8 @@ int RunCli(int argc, char** argv) {
   app.option_defaults()->always_capture_default(false);
   app.set_version_flag("--version", std::string("bulwark ") + BULWARK_VERSION);
   app.add_option("-r,--repo", ctx.global.repo,
-                 "Repository location: a path, file:///path or s3://bucket/prefix (or "
-                 "BULWARK_REPOSITORY)");
+                 "Repository location: a path, file:///path, s3://bucket/prefix, or the NAME of "
+                 "a [repositories.NAME] table of --config (or BULWARK_REPOSITORY)");
   app.add_option("--password-file", ctx.global.password_file,
                  "File holding the repository passphrase (or BULWARK_PASSWORD_FILE, "
                  "BULWARK_PASSWORD)");
@@ -42,6 +42,11 @@ int RunCli(int argc, char** argv) {
   app.add_option("--s3-region", ctx.global.s3_region, "S3 region (or AWS_REGION)");
   app.add_option("--s3-ca-bundle", ctx.global.s3_ca_bundle,
                  "PEM file of CA certificates for the S3 endpoint (or AWS_CA_BUNDLE)");
+  app.add_option("--fallback-repo", ctx.global.fallback_repos,
+                 "restore, dump, wal-get: repository (name or URL) to read from when the first "
+                 "is unreachable or a chunk is damaged (repeatable, tried in order; default: "
+                 "the config's other [repositories])")
+      ->allow_extra_args(false);
   app.add_flag("--json", ctx.global.json, "Print machine-readable JSON on stdout");
   app.add_flag("-q,--quiet", ctx.global.quiet, "Print no progress and no summaries");
 
@@ -60,6 +65,7 @@ int RunCli(int argc, char** argv) {
   RegisterAudit(app, ctx);
   RegisterVersion(app, ctx);
   RegisterWal(app, ctx);
+  RegisterCopy(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -20,7 +20,7 @@ struct DumpArgs {
 };
 
 int RunDump(Context& ctx, const DumpArgs& args) {
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), "dump");
   if (Status st = (*repo)->LoadIndex(); !st.ok()) return ReportError(st.error(), "dump");
   auto snap = ResolveSnapshot(**repo, args.snapshot, args.component);

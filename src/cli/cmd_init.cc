@@ -1,4 +1,5 @@
-// `bulwark init`: creates a repository (refusing to touch an existing one).
+// `bulwark init`: creates a repository (refusing to touch an existing one); with --from-repo,
+// one that shares another repository's keys and chunker, so `bulwark copy` can deduplicate.
 #include <fmt/format.h>
 
 #include <memory>
@@ -20,6 +21,8 @@ struct InitArgs {
   std::string pack_size;
   std::string kdf_memory;
   uint64_t kdf_iterations = 0;
+  std::string from_repo;           // share this repository's keys
+  std::string from_password_file;  // its passphrase (else BULWARK_FROM_PASSWORD[_FILE])
 };
 
 Result<repo::InitOptions> BuildOptions(const InitArgs& args) {
@@ -62,6 +65,14 @@ int RunInit(Context& ctx, const InitArgs& args) {
                          "init", "nothing was changed; use another location");
     }
   }
+  if (!args.from_repo.empty()) {
+    auto from = ctx.ResolveTarget(args.from_repo);
+    if (!from.ok()) return ReportError(from.error(), "init");
+    auto source = ctx.OpenOtherRepository(*from, args.from_password_file, "BULWARK_FROM_PASSWORD");
+    if (!source.ok()) return ReportError(source.error(), "init --from-repo " + args.from_repo);
+    options->master_key = (*source)->key();
+    if (args.chunk_size.empty()) options->config.chunker = (*source)->config().chunker;
+  }
   auto pass = ctx.Passphrase(/*confirm=*/true);
   if (!pass.ok()) return ReportError(pass.error(), "init");
   AuditScope audit(ctx, "init");
@@ -71,6 +82,7 @@ int RunInit(Context& ctx, const InitArgs& args) {
   audit.record().checksum = "sha256:" + r.config().repository_id.Hex();
   audit.record().details = {{"repository_id", r.config().repository_id.Hex()},
                             {"key_slot", r.key_slot_id().Hex()}};
+  if (!args.from_repo.empty()) audit.record().details["keys_from"] = args.from_repo;
   if (Status st = audit.Finish(r, "success"); !st.ok()) return ExitCodeFor(st.error().code());
   if (ctx.json()) {
     PrintJson({{"repository_id", r.config().repository_id.Hex()},
@@ -96,6 +108,12 @@ void RegisterInit(CLI::App& app, Context& ctx) {
   sub->add_option("--pack-size", args->pack_size, "Target pack size (default 16MiB)");
   sub->add_option("--kdf-memory", args->kdf_memory, "Argon2id memory cost (default 64MiB)");
   sub->add_option("--kdf-iterations", args->kdf_iterations, "Argon2id iterations (default 3)");
+  sub->add_option("--from-repo", args->from_repo,
+                  "Share the keys and chunker of this repository (name or URL), so `bulwark "
+                  "copy` between the two deduplicates");
+  sub->add_option("--from-password-file", args->from_password_file,
+                  "File holding --from-repo's passphrase (or BULWARK_FROM_PASSWORD_FILE, "
+                  "BULWARK_FROM_PASSWORD; default: its config password_file, else this one's)");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunInit(ctx, *args); }; });
 }
 

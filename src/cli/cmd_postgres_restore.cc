@@ -114,7 +114,7 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   options.workers = args.workers;
   options.timeline = args.timeline;
 
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), what);
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);

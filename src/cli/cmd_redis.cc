@@ -131,7 +131,7 @@ struct RedisRestoreArgs {
 };
 
 int RunRestoreRedis(Context& ctx, const RedisRestoreArgs& args) {
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), "restore redis");
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);

@@ -26,7 +26,7 @@ struct RestoreArgs {
 };
 
 int RunRestore(Context& ctx, const RestoreArgs& args) {
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), "restore");
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);

@@ -159,7 +159,7 @@ int RunWalPushAsync(Context& ctx, const WalArgs& args) {
 }
 
 int RunWalGet(Context& ctx, const WalArgs& args) {
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), "wal-get");
   repo::Repository& r = **repo;
   if (Status st = r.LoadIndex(); !st.ok()) return ReportError(st.error(), "wal-get");

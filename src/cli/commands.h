@@ -24,6 +24,7 @@ void RegisterKey(CLI::App& app, Context& ctx);
 void RegisterAudit(CLI::App& app, Context& ctx);
 void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterWal(CLI::App& app, Context& ctx);  // wal-push, wal-get, wal-status
+void RegisterCopy(CLI::App& app, Context& ctx);
 
 // PostgreSQL subcommands of `backup` and `restore` (cmd_postgres_*.cc), added by
 // RegisterBackup/RegisterRestore.

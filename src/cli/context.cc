@@ -4,7 +4,10 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "cli/passphrase.h"
 
@@ -87,6 +90,41 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
     BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "ca_bundle", cfg.s3_ca_bundle));
     BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "profile", cfg.s3_profile));
   }
+  if (const toml::node* node = root.get("repositories")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) return ConfigError(path, node->source(), "[repositories] must be a table");
+    std::vector<std::pair<uint32_t, NamedRepository>> named;
+    for (const auto& [key, value] : *t) {
+      NamedRepository r;
+      r.name = std::string(key.str());
+      const std::string section = "repositories." + r.name;
+      const toml::table* rt = value.as_table();
+      if (rt == nullptr)
+        return ConfigError(path, value.source(), "[" + section + "] must be a table");
+      if (r.name.empty() || r.name.find_first_of("/:\\") != std::string::npos) {
+        return ConfigError(path, value.source(),
+                           "repository name '" + r.name + "' must not contain '/' or ':'");
+      }
+      BW_RETURN_IF_ERROR(GetString(path, *rt, section.c_str(), "url", r.url));
+      if (r.url.empty()) return ConfigError(path, value.source(), section + ".url is required");
+      BW_RETURN_IF_ERROR(GetString(path, *rt, section.c_str(), "password_file", r.password_file));
+      if (const toml::node* s3 = rt->get("s3")) {
+        const toml::table* st = s3->as_table();
+        const std::string s3_section = section + ".s3";
+        if (st == nullptr)
+          return ConfigError(path, s3->source(), "[" + s3_section + "] must be a table");
+        BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "endpoint", r.s3_endpoint));
+        BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "region", r.s3_region));
+        BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "ca_bundle", r.s3_ca_bundle));
+        BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "profile", r.s3_profile));
+      }
+      named.emplace_back(static_cast<uint32_t>(value.source().begin.line), std::move(r));
+    }
+    // toml++ keeps tables sorted by key; the order of the file is the fallback order.
+    std::stable_sort(named.begin(), named.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [line, r] : named) cfg.repositories.push_back(std::move(r));
+  }
   if (const toml::node* node = root.get("audit")) {
     const toml::table* t = node->as_table();
     if (t == nullptr) return ConfigError(path, node->source(), "[audit] must be a table");
@@ -94,6 +132,12 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
     BW_RETURN_IF_ERROR(GetStringArray(path, *t, "audit", "compliance_tags", cfg.compliance_tags));
   }
   return cfg;
+}
+
+const NamedRepository* FileConfig::FindRepository(std::string_view name) const {
+  for (const auto& r : repositories)
+    if (r.name == name) return &r;
+  return nullptr;
 }
 
 crypto::Argon2Params DefaultKdfParams() {
@@ -123,34 +167,78 @@ Status Context::Prepare() {
   return Status::Ok();
 }
 
-Result<std::string> Context::RepositoryUrl() const {
-  if (!global.repo.empty()) return global.repo;
-  if (std::string env = Env("BULWARK_REPOSITORY"); !env.empty()) return env;
-  if (!config.repository_url.empty()) return config.repository_url;
+Result<Context::Target> Context::ResolveTarget(const std::string& ref) const {
+  auto pick = [](const std::string& flag, const std::string& a, const std::string& b) {
+    return !flag.empty() ? flag : !a.empty() ? a : b;
+  };
+  Target t;
+  if (const NamedRepository* named = config.FindRepository(ref)) {
+    t.name = named->name;
+    t.url = named->url;
+    t.password_file = named->password_file;
+    // Flags win over the config; the S3 backend falls back to the AWS environment.
+    t.backend.s3_endpoint = pick(global.s3_endpoint, named->s3_endpoint, config.s3_endpoint);
+    t.backend.s3_region = pick(global.s3_region, named->s3_region, config.s3_region);
+    t.backend.s3_ca_bundle = pick(global.s3_ca_bundle, named->s3_ca_bundle, config.s3_ca_bundle);
+    t.backend.s3_profile = pick("", named->s3_profile, config.s3_profile);
+    return t;
+  }
+  // A plain word is a directory here, unless the config names repositories: then it is
+  // taken for a mistyped name rather than silently used (or created) as a directory.
+  if (!config.repositories.empty() && ref.find_first_of("/:") == std::string::npos && ref != "." &&
+      ref != "..") {
+    std::string known;
+    for (const auto& r : config.repositories) known += (known.empty() ? "" : ", ") + r.name;
+    return Error(ErrorCode::kUsage, "'" + ref + "' is not a repository named in the config (" +
+                                        known + "); write ./" + ref + " for a directory here");
+  }
+  t.name = ref;
+  t.url = ref;
+  t.backend.s3_endpoint = pick(global.s3_endpoint, config.s3_endpoint, "");
+  t.backend.s3_region = pick(global.s3_region, config.s3_region, "");
+  t.backend.s3_ca_bundle = pick(global.s3_ca_bundle, config.s3_ca_bundle, "");
+  t.backend.s3_profile = config.s3_profile;
+  return t;
+}
+
+Result<Context::Target> Context::PrimaryTarget() const {
+  if (!global.repo.empty()) return ResolveTarget(global.repo);
+  if (std::string env = Env("BULWARK_REPOSITORY"); !env.empty()) return ResolveTarget(env);
+  if (!config.repository_url.empty()) {
+    BW_ASSIGN_OR_RETURN(Target t, ResolveTarget(config.repository_url));
+    return t;
+  }
+  if (!config.repositories.empty()) return ResolveTarget(config.repositories.front().name);
   return Error(ErrorCode::kUsage,
                "no repository given (use --repo, BULWARK_REPOSITORY or [repository] url in "
                "--config)");
 }
 
+Result<std::string> Context::RepositoryUrl() const {
+  BW_ASSIGN_OR_RETURN(Target t, PrimaryTarget());
+  return t.url;
+}
+
+Result<std::unique_ptr<storage::Backend>> Context::OpenBackendAt(const Target& target) const {
+  return storage::OpenBackend(target.url, target.backend);
+}
+
 Result<std::unique_ptr<storage::Backend>> Context::OpenBackend() const {
-  BW_ASSIGN_OR_RETURN(std::string url, RepositoryUrl());
-  // Flags win over the config; the S3 backend falls back to the AWS environment for the rest.
-  auto pick = [](const std::string& flag, const std::string& cfg) {
-    return flag.empty() ? cfg : flag;
-  };
-  storage::BackendOptions opts;
-  opts.s3_endpoint = pick(global.s3_endpoint, config.s3_endpoint);
-  opts.s3_region = pick(global.s3_region, config.s3_region);
-  opts.s3_ca_bundle = pick(global.s3_ca_bundle, config.s3_ca_bundle);
-  opts.s3_profile = config.s3_profile;
-  return storage::OpenBackend(url, opts);
+  BW_ASSIGN_OR_RETURN(Target t, PrimaryTarget());
+  return OpenBackendAt(t);
 }
 
 Result<std::string> Context::Passphrase(bool confirm) {
   if (have_passphrase_) return passphrase_;
   std::string pass;
+  // A repository named in the config with its own password_file: that file, unless a flag
+  // says otherwise (the environment variables are not specific to one repository).
+  std::string named_file;
+  if (auto t = PrimaryTarget(); t.ok()) named_file = t->password_file;
   if (!global.password_file.empty()) {
     BW_ASSIGN_OR_RETURN(pass, ReadPassphraseFile(global.password_file));
+  } else if (!named_file.empty()) {
+    BW_ASSIGN_OR_RETURN(pass, ReadPassphraseFile(named_file));
   } else if (std::string f = Env("BULWARK_PASSWORD_FILE"); !f.empty()) {
     BW_ASSIGN_OR_RETURN(pass, ReadPassphraseFile(f));
   } else if (const char* p = std::getenv("BULWARK_PASSWORD"); p != nullptr && *p != '\0') {
@@ -172,21 +260,106 @@ Result<std::string> Context::Passphrase(bool confirm) {
   return pass;
 }
 
-Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() {
-  BW_ASSIGN_OR_RETURN(auto backend, OpenBackend());
-  // Say "no repository" without first asking for a passphrase that cannot help.
-  auto root = backend->RootExists();
+namespace {
+
+// "No repository" before asking for a passphrase that cannot help.
+Status CheckRepositoryThere(storage::Backend& backend) {
+  auto root = backend.RootExists();
   bool missing = root.ok() && !*root;
   if (!missing && root.ok()) {
-    auto st = backend->Stat("config");
+    auto st = backend.Stat("config");
     missing = !st.ok() && st.error().code() == ErrorCode::kNotFound;
   }
   if (missing) {
     return Error(ErrorCode::kNoRepository,
-                 "no repository at " + backend->Location() + " (create one with `bulwark init`)");
+                 "no repository at " + backend.Location() + " (create one with `bulwark init`)");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() {
+  BW_ASSIGN_OR_RETURN(Target target, PrimaryTarget());
+  BW_ASSIGN_OR_RETURN(auto backend, OpenBackendAt(target));
+  BW_RETURN_IF_ERROR(CheckRepositoryThere(*backend));
   BW_ASSIGN_OR_RETURN(std::string pass, Passphrase());
-  return repo::Repository::Open(std::move(backend), pass);
+  BW_ASSIGN_OR_RETURN(auto repo, repo::Repository::Open(std::move(backend), pass));
+  repo->SetDisplayName(target.name);
+  return repo;
+}
+
+Result<std::string> Context::OtherPassphrase(const Target& target, const std::string& password_file,
+                                             const char* env_prefix) {
+  if (!password_file.empty()) return ReadPassphraseFile(password_file);
+  if (env_prefix != nullptr && *env_prefix != '\0') {
+    const std::string prefix(env_prefix);
+    if (std::string f = Env((prefix + "_FILE").c_str()); !f.empty()) return ReadPassphraseFile(f);
+    if (std::string p = Env(prefix.c_str()); !p.empty()) return p;
+  }
+  if (!target.password_file.empty()) return ReadPassphraseFile(target.password_file);
+  return Passphrase();
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::OpenOtherRepository(
+    const Target& target, const std::string& password_file, const char* env_prefix) {
+  BW_ASSIGN_OR_RETURN(auto backend, OpenBackendAt(target));
+  BW_RETURN_IF_ERROR(CheckRepositoryThere(*backend));
+  BW_ASSIGN_OR_RETURN(std::string pass, OtherPassphrase(target, password_file, env_prefix));
+  BW_ASSIGN_OR_RETURN(auto repo, repo::Repository::Open(std::move(backend), pass));
+  repo->SetDisplayName(target.name);
+  return repo;
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::OpenRepositoryForReading() {
+  BW_ASSIGN_OR_RETURN(Target primary, PrimaryTarget());
+  // The chain: the primary, then --fallback-repo in order, else the config's other
+  // repositories in file order.
+  std::vector<Target> chain{primary};
+  if (!global.fallback_repos.empty()) {
+    for (const auto& ref : global.fallback_repos) {
+      BW_ASSIGN_OR_RETURN(Target t, ResolveTarget(ref));
+      chain.push_back(std::move(t));
+    }
+  } else if (config.FindRepository(primary.name) != nullptr) {
+    for (const auto& r : config.repositories) {
+      if (r.name == primary.name) continue;
+      BW_ASSIGN_OR_RETURN(Target t, ResolveTarget(r.name));
+      chain.push_back(std::move(t));
+    }
+  }
+  auto notice = [](const std::string& line) {
+    std::fprintf(stderr, "bulwark: %s\n", line.c_str());
+  };
+  // Unreachable (no repository there, or an I/O error) moves on to the next one; a wrong
+  // passphrase or damage does not (that needs the operator).
+  std::optional<Error> first_error;
+  size_t used = 0;
+  std::unique_ptr<repo::Repository> repo;
+  for (; used < chain.size(); ++used) {
+    auto opened = used == 0 ? OpenRepository() : OpenOtherRepository(chain[used], "", nullptr);
+    if (opened.ok()) {
+      repo = std::move(*opened);
+      break;
+    }
+    const ErrorCode code = opened.error().code();
+    const bool unreachable =
+        code == ErrorCode::kNoRepository || code == ErrorCode::kIo || code == ErrorCode::kFailure;
+    if (!first_error) first_error = opened.error();
+    if (!unreachable || used + 1 == chain.size()) {
+      return used == 0 ? opened.error() : *first_error;
+    }
+    notice("repository " + chain[used].name + " unreachable (" + opened.error().message() +
+           "); trying " + chain[used + 1].name);
+  }
+  if (used > 0) notice("reading from repository " + chain[used].name);
+  std::vector<repo::FallbackSource> fallbacks;
+  for (size_t i = used + 1; i < chain.size(); ++i) {
+    Target t = chain[i];
+    fallbacks.push_back({t.name, [this, t] { return OpenOtherRepository(t, "", nullptr); }});
+  }
+  repo->SetFallbacks(std::move(fallbacks), notice);
+  return repo;
 }
 
 std::string Context::Operator() const {

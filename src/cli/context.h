@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -23,6 +24,7 @@ struct GlobalOptions {
   std::string s3_endpoint;                   // --s3-endpoint (else AWS_ENDPOINT_URL, config)
   std::string s3_region;                     // --s3-region (else AWS_REGION, config)
   std::string s3_ca_bundle;                  // --s3-ca-bundle (else AWS_CA_BUNDLE, config)
+  std::vector<std::string> fallback_repos;   // --fallback-repo NAME (repeatable; reads only)
   bool json = false;
   bool quiet = false;
 };
@@ -32,6 +34,15 @@ struct GlobalOptions {
 //   [repository] url = "...", password_file = "..."
 //   [audit] operator = "...", compliance_tags = ["SOX", ...]
 //   [s3] endpoint = "...", region = "...", ca_bundle = "...", profile = "..."
+//   [repositories.NAME] url = "...", password_file = "..."
+//   [repositories.NAME.s3] endpoint, region, ca_bundle, profile (else the [s3] values)
+struct NamedRepository {
+  std::string name;
+  std::string url;
+  std::string password_file;
+  std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
+};
+
 struct FileConfig {
   std::string path;
   std::string repository_url;
@@ -39,6 +50,9 @@ struct FileConfig {
   std::string operator_name;
   std::vector<std::string> compliance_tags;
   std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
+  std::vector<NamedRepository> repositories;  // [repositories.NAME], in file order
+
+  const NamedRepository* FindRepository(std::string_view name) const;
 };
 
 // kUsage naming the file and line on a syntax error or a key of the wrong type.
@@ -66,9 +80,34 @@ class Context {
   bool json() const { return global.json; }
   bool quiet() const { return global.quiet; }
 
-  // Repository URL from --repo, BULWARK_REPOSITORY or the config; kUsage if none.
+  // Repository URL from --repo, BULWARK_REPOSITORY or the config; kUsage if none. --repo and
+  // BULWARK_REPOSITORY may name a [repositories.NAME] table of the config.
   Result<std::string> RepositoryUrl() const;
   Result<std::unique_ptr<storage::Backend>> OpenBackend() const;
+
+  // A repository to open: a name of the config's [repositories] (its URL, S3 settings and
+  // password file) or a URL/path (the global settings). `name` is what messages call it.
+  struct Target {
+    std::string name;
+    std::string url;
+    std::string password_file;  // from the config; empty = none
+    storage::BackendOptions backend;
+  };
+  // The repository this command works on (--repo, BULWARK_REPOSITORY, the config).
+  Result<Target> PrimaryTarget() const;
+  // `ref` as a configured name, else as a URL/path; kUsage for an unknown plain name.
+  Result<Target> ResolveTarget(const std::string& ref) const;
+  Result<std::unique_ptr<storage::Backend>> OpenBackendAt(const Target& target) const;
+  // Opens a repository other than the primary one. The passphrase comes from `password_file`
+  // (a flag), the environment variables `<env_prefix>_FILE` / `<env_prefix>` (e.g.
+  // BULWARK_FROM_PASSWORD; skipped when env_prefix is empty), the target's password_file, or
+  // else the primary repository's passphrase.
+  Result<std::unique_ptr<repo::Repository>> OpenOtherRepository(const Target& target,
+                                                                const std::string& password_file,
+                                                                const char* env_prefix);
+  // Passphrase for a repository other than the primary one (same order as above).
+  Result<std::string> OtherPassphrase(const Target& target, const std::string& password_file,
+                                      const char* env_prefix);
 
   // The passphrase from --password-file, BULWARK_PASSWORD_FILE, BULWARK_PASSWORD, the
   // config's password_file, or a prompt on the terminal (asked twice with `confirm`).
@@ -77,6 +116,12 @@ class Context {
   // Opens the repository: kNoRepository before asking for a passphrase when there is none.
   // The index is not loaded (commands that need it call LoadIndex).
   Result<std::unique_ptr<repo::Repository>> OpenRepository();
+  // For commands that only read (restore, wal-get): also arranges the fallback repositories
+  // (--fallback-repo, else the config's other [repositories] in file order). When the
+  // primary one is unreachable (none there, or an I/O error), the next that opens is used,
+  // saying so on stderr; damaged or unreadable chunks are read from the next repository
+  // that shares the keys (see repo::Repository::SetFallbacks).
+  Result<std::unique_ptr<repo::Repository>> OpenRepositoryForReading();
 
   // Operator recorded in audit records: BULWARK_OPERATOR (e.g. "automated_system"), the
   // config's audit.operator, or user@host.

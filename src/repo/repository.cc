@@ -1,9 +1,12 @@
 #include "repo/repository.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "crypto/aead.h"
 #include "crypto/hash.h"
@@ -80,7 +83,136 @@ Id ParseObjectName(std::string_view key, std::string_view prefix, bool* ok) {
   return *id;
 }
 
+// With fallbacks, a range of a pack that cannot be read comes back as zeros (after saying
+// once per pack why): the blobs in it then fail to decode, and the decoding step reads them
+// from the fallback repositories. Everything else passes through.
+class FallbackReadBackend : public storage::Backend {
+ public:
+  FallbackReadBackend(std::unique_ptr<storage::Backend> inner, std::string name,
+                      std::function<void(const std::string&)> notice)
+      : inner_(std::move(inner)), name_(std::move(name)), notice_(std::move(notice)) {}
+
+  Status Put(const std::string& key, ByteView data) override { return inner_->Put(key, data); }
+  Result<Bytes> Get(const std::string& key) override { return inner_->Get(key); }
+  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    auto r = inner_->GetRange(key, offset, length);
+    if (r.ok() || !Substitute(key, r.error())) return r;
+    return Bytes(length, 0);
+  }
+  Result<ByteView> GetRangeInto(const std::string& key, uint64_t offset, uint64_t length,
+                                Bytes& buffer) override {
+    auto r = inner_->GetRangeInto(key, offset, length, buffer);
+    if (r.ok() || !Substitute(key, r.error())) return r;
+    if (buffer.size() < length) buffer.resize(length);
+    std::memset(buffer.data(), 0, length);
+    return ByteView(buffer.data(), length);
+  }
+  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
+    return inner_->List(prefix);
+  }
+  Result<storage::ObjectInfo> Stat(const std::string& key) override { return inner_->Stat(key); }
+  Status Remove(const std::string& key) override { return inner_->Remove(key); }
+  Result<bool> RootExists() override { return inner_->RootExists(); }
+  Status CreateRoot() override { return inner_->CreateRoot(); }
+  std::string Location() const override { return inner_->Location(); }
+
+ private:
+  bool Substitute(const std::string& key, const Error& e) {
+    if (key.rfind("data/", 0) != 0 || e.code() == ErrorCode::kCancelled) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reported_.insert(key).second && reported_.size() <= 20) {
+      notice_("pack " + key.substr(key.rfind('/') + 1, 8) + " unreadable in repository " + name_ +
+              " (" + e.message() + "); its chunks are read from the next repository");
+    }
+    return true;
+  }
+  std::unique_ptr<storage::Backend> inner_;
+  std::string name_;
+  std::function<void(const std::string&)> notice_;
+  std::mutex mu_;
+  std::set<std::string> reported_;
+};
+
 }  // namespace
+
+bool SameKeys(const crypto::MasterKey& a, const crypto::MasterKey& b) {
+  return a.Serialize() == b.Serialize();
+}
+
+struct Repository::Fallbacks {
+  struct Entry {
+    FallbackSource source;
+    bool tried = false;
+    std::unique_ptr<Repository> repo;  // null if it could not be opened or has other keys
+  };
+  std::mutex mu;  // guards opening; entries' repos are used concurrently once open
+  std::vector<Entry> entries;
+  std::function<void(const std::string&)> notice;
+  std::atomic<int> notices{0};
+};
+
+Repository::Repository() = default;
+Repository::~Repository() = default;
+
+std::string Repository::display_name() const {
+  return display_name_.empty() ? backend_->Location() : display_name_;
+}
+
+void Repository::SetFallbacks(std::vector<FallbackSource> fallbacks,
+                              std::function<void(const std::string&)> notice) {
+  if (fallbacks.empty()) return;
+  auto state = std::make_shared<Fallbacks>();
+  for (auto& f : fallbacks) state->entries.push_back({std::move(f), false, nullptr});
+  state->notice = std::move(notice);
+  if (display_name_.empty()) display_name_ = backend_->Location();
+  backend_ =
+      std::make_unique<FallbackReadBackend>(std::move(backend_), display_name_, state->notice);
+  fallbacks_ = std::move(state);
+}
+
+Result<Bytes> Repository::LoadFromFallbacks(BlobType type, const Id& id,
+                                            const Error& original) const {
+  if (!fallbacks_ || original.code() == ErrorCode::kCancelled) return original;
+  Fallbacks& fb = *fallbacks_;
+  for (auto& entry : fb.entries) {
+    {
+      std::lock_guard<std::mutex> lock(fb.mu);
+      if (!entry.tried) {
+        entry.tried = true;
+        auto opened = entry.source.open();
+        if (!opened.ok()) {
+          fb.notice("fallback repository " + entry.source.name +
+                    " cannot be used: " + opened.error().message());
+        } else if (!SameKeys((*opened)->key(), key_)) {
+          fb.notice("fallback repository " + entry.source.name +
+                    " does not share the keys of repository " + display_name_ +
+                    " (create it with `bulwark init --from-repo`); not used");
+        } else if (Status st = (*opened)->LoadIndex(); !st.ok()) {
+          fb.notice("fallback repository " + entry.source.name +
+                    " cannot be used: " + st.error().message());
+        } else {
+          (*opened)->SetDisplayName(entry.source.name);
+          entry.repo = std::move(*opened);
+        }
+      }
+    }
+    if (!entry.repo) continue;
+    auto plain = entry.repo->LoadBlob(type, id);
+    if (!plain.ok()) continue;
+    int n = fb.notices.fetch_add(1);
+    if (n < kMaxFallbackNotices) {
+      std::string what = original.code() == ErrorCode::kIntegrity ? "damaged" : "unreadable";
+      fb.notice(std::string(type == BlobType::kTree ? "tree" : "chunk") + " " + id.ShortHex() +
+                " " + what + " in repository " + display_name_ + "; read from " +
+                entry.source.name);
+    } else if (n == kMaxFallbackNotices) {
+      fb.notice("further chunks damaged in repository " + display_name_ +
+                " are read from the fallback repositories without a message each");
+    }
+    return plain;
+  }
+  return original;
+}
 
 Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Backend> backend,
                                                      std::string_view passphrase,
@@ -99,7 +231,7 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Ba
     BW_RETURN_IF_ERROR(backend->CreateRoot());
   }
   auto repo = std::unique_ptr<Repository>(new Repository());
-  repo->key_ = crypto::MasterKey::Random();
+  repo->key_ = options.master_key ? *options.master_key : crypto::MasterKey::Random();
   config.repository_id = Id::FromBytes(crypto::RandomBytes(32));
   // The slot goes first and the config last: the config's existence is what makes this a
   // repository, so a crash in between leaves only an orphan slot, which Open skips.
@@ -210,6 +342,13 @@ Status Repository::LoadIndex() {
 Id Repository::BlobId(ByteView plaintext) const { return crypto::KeyedHash(key_.mac, plaintext); }
 
 Result<Bytes> Repository::LoadBlob(BlobType type, const Id& id) const {
+  if (!fallbacks_) return LoadBlobHere(type, id);
+  auto plain = LoadBlobHere(type, id);
+  if (plain.ok()) return plain;
+  return LoadFromFallbacks(type, id, plain.error());
+}
+
+Result<Bytes> Repository::LoadBlobHere(BlobType type, const Id& id) const {
   auto loc = index_.Find(type, id);
   if (!loc)
     return Error(ErrorCode::kIntegrity, std::string(type == BlobType::kTree ? "tree" : "data") +
@@ -232,19 +371,30 @@ Result<Bytes> Repository::LoadBlob(BlobType type, const Id& id) const {
 
 Result<Bytes> Repository::DecodeBlob(BlobType type, const Id& id, ByteView sealed) const {
   auto plain = repo::DecodeBlob(key_.encryption, type, id, sealed, kUnknownRawLength);
-  if (!plain.ok()) return plain.error().Wrap("blob " + id.ShortHex());
-  if (BlobId(*plain) != id)
-    return Error(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
+  if (!plain.ok()) return LoadFromFallbacks(type, id, plain.error().Wrap("blob " + id.ShortHex()));
+  if (BlobId(*plain) != id) {
+    return LoadFromFallbacks(
+        type, id,
+        Error(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch"));
+  }
   return plain;
 }
 
 Result<ByteView> Repository::DecodeBlobInto(BlobType type, const Id& id, ByteView sealed,
                                             uint32_t raw_length, DecodeBuffers& buffers) const {
   auto plain = repo::DecodeBlobInto(key_.encryption, type, id, sealed, raw_length, buffers);
-  if (!plain.ok()) return plain.error().Wrap("blob " + id.ShortHex());
-  if (BlobId(*plain) != id)
-    return Error(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
-  return plain;
+  Error problem(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
+  if (!plain.ok()) {
+    problem = plain.error().Wrap("blob " + id.ShortHex());
+  } else if (BlobId(*plain) == id) {
+    return plain;
+  }
+  if (!fallbacks_) return problem;
+  auto other = LoadFromFallbacks(type, id, problem);
+  if (!other.ok()) return other.error();
+  if (raw_length != kUnknownRawLength && other->size() != raw_length) return problem;
+  buffers.inflated = std::move(*other);
+  return ByteView(buffers.inflated.data(), buffers.inflated.size());
 }
 
 Result<Id> Repository::SaveObject(ObjectKind kind, ByteView plaintext) {

@@ -1,10 +1,13 @@
 // Repository: an opened repository (backend + master key + config + loaded index).
 // Init/Open create it; afterwards it is shared by all threads of a command: every const
 // method and LoadBlob/SaveObject/LoadObject are safe to call concurrently. ReloadIndex must
-// not run concurrently with readers of index().
+// not run concurrently with readers of index(). SetDisplayName/SetFallbacks are called once,
+// before the repository is shared.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,10 +34,26 @@ struct InitOptions {
   RepoConfig config;  // repository_id is filled in by Init
   crypto::Argon2Params kdf;
   std::string key_user;  // label of the first key slot (e.g. user@host)
+  // The master key to wrap instead of a new random one: `init --from-repo` shares another
+  // repository's keys so chunk IDs (and the chunker) agree and `copy` can deduplicate.
+  std::optional<crypto::MasterKey> master_key;
 };
+
+class Repository;
+
+// A repository to read from when this one cannot deliver a blob (see SetFallbacks).
+struct FallbackSource {
+  std::string name;  // how messages call it, e.g. "offsite"
+  // Opens it; called at most once, on first need, from whichever thread needs it.
+  std::function<Result<std::unique_ptr<Repository>>()> open;
+};
+
+// True if both master keys are identical (encryption, MAC and chunker keys).
+bool SameKeys(const crypto::MasterKey& a, const crypto::MasterKey& b);
 
 class Repository {
  public:
+  ~Repository();
   // Creates a new repository; refuses (kAlreadyExists) if "config" already exists.
   static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<storage::Backend> backend,
                                                   std::string_view passphrase,
@@ -68,6 +87,23 @@ class Repository {
   Result<ByteView> DecodeBlobInto(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length,
                                   DecodeBuffers& buffers) const;
 
+  // How messages name this repository (a configured name, else its location).
+  void SetDisplayName(std::string name) { display_name_ = std::move(name); }
+  std::string display_name() const;
+
+  // Reads of blobs that fail here — a blob that does not authenticate or hash to its ID, or
+  // a pack range that cannot be read (missing, truncated, I/O error) — are retried in
+  // `fallbacks`, in order. Each is opened and its index loaded on first need, and used only
+  // if it shares this repository's keys (the same blob IDs). Every fallback read is reported
+  // through `notice` (one line, e.g. "chunk ab12cd34 damaged in repository local; read from
+  // offsite"; at most kMaxFallbackNotices lines, then one saying further ones are quiet).
+  // With fallbacks, a pack range that cannot be read is returned as zeros by backend(), so
+  // that its blobs fail to decode and are fetched from the fallbacks by the caller's
+  // DecodeBlob*/LoadBlob.
+  void SetFallbacks(std::vector<FallbackSource> fallbacks,
+                    std::function<void(const std::string&)> notice);
+  static constexpr int kMaxFallbackNotices = 20;
+
   // Stand-alone objects: sealed, stored create-only under ObjectPrefix(kind)/sha256(stored).
   Result<Id> SaveObject(ObjectKind kind, ByteView plaintext);
   Result<Bytes> LoadObject(ObjectKind kind, const Id& id) const;
@@ -82,8 +118,16 @@ class Repository {
   Result<Bytes> OpenWithMasterKey(ByteView sealed, ByteView associated_data) const;
 
  private:
-  Repository() = default;
+  struct Fallbacks;
+  Repository();
+  // LoadBlob from this repository only.
+  Result<Bytes> LoadBlobHere(BlobType type, const Id& id) const;
+  // The blob from the first fallback that has it, or `original` (this repository's error).
+  Result<Bytes> LoadFromFallbacks(BlobType type, const Id& id, const Error& original) const;
+
   std::unique_ptr<storage::Backend> backend_;
+  std::string display_name_;
+  std::shared_ptr<Fallbacks> fallbacks_;
   crypto::MasterKey key_;
   RepoConfig config_;
   chunk::GearTable gear_{};
