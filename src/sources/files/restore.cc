@@ -1,6 +1,7 @@
 #include "sources/files/restore.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ struct FileTask {
   std::atomic<bool> damaged{false};
   std::atomic<bool> failed{false};     // could not be written (already reported)
   std::atomic<uint64_t> unflushed{0};  // bytes written since writeback was last started
+  UniqueFd fd;  // open from the first write to Finalize, when a descriptor slot was free
   bool created = false;
   bool ok = false;  // renamed into place
   std::mutex mu;
@@ -143,6 +145,14 @@ class Restorer {
   }
 
  private:
+  // Half the descriptor limit (the rest stays for packs, sockets and the other commands'
+  // needs), at most 4096.
+  static int MaxOpenFiles() {
+    struct rlimit lim;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 4096;
+    return static_cast<int>(std::min<rlim_t>(lim.rlim_cur / 2, 4096));
+  }
+
   bool Stopped() const { return stop_.load(std::memory_order_relaxed) || CancelRequested(); }
 
   void Fail(Error e) {
@@ -372,9 +382,8 @@ class Restorer {
   // Opens the file's temporary for writing, creating it on first use: files are created only
   // once their first data has been decoded, so a file whose data is all damaged never exists.
   // Sparse files get their full size at once so skipped zero chunks read back as holes.
-  // On failure the file is marked failed and the fd is invalid.
-  UniqueFd OpenTemp(FileTask& f) {
-    std::lock_guard lock(f.mu);
+  // On failure the file is marked failed and the fd is invalid. The caller holds f.mu.
+  UniqueFd OpenTempLocked(FileTask& f) {
     if (f.created) {
       UniqueFd fd(::open(f.temp_path.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd.valid()) FailFile(f, ErrnoError("opening " + f.temp_path, errno));
@@ -398,19 +407,46 @@ class Restorer {
     return fd;
   }
 
+  // The descriptor to write `f` with. The file keeps it open until Finalize, so a file of
+  // thousands of 16 KiB blocks is opened once, not once per block; when max_open_fds_ files
+  // are open already, `scratch` gets a descriptor for this one write. -1 if the file failed.
+  int WriteFd(FileTask& f, UniqueFd& scratch) {
+    std::lock_guard lock(f.mu);
+    if (f.fd.valid()) return f.fd.get();
+    UniqueFd fd = OpenTempLocked(f);
+    if (!fd.valid()) return -1;
+    if (open_fds_.fetch_add(1, std::memory_order_relaxed) < max_open_fds_) {
+      f.fd = std::move(fd);
+      return f.fd.get();
+    }
+    open_fds_.fetch_sub(1, std::memory_order_relaxed);
+    scratch = std::move(fd);
+    return scratch.get();
+  }
+
+  // After the last write: the file's own descriptor (opened now if it had none).
+  UniqueFd FinalFd(FileTask& f) {
+    std::lock_guard lock(f.mu);
+    if (f.fd.valid()) {
+      open_fds_.fetch_sub(1, std::memory_order_relaxed);
+      return std::move(f.fd);
+    }
+    return OpenTempLocked(f);  // all chunks were holes, an empty file, or no slot was free
+  }
+
   void MarkDamaged(FileTask& f, const std::string& reason) {
     std::lock_guard lock(f.mu);
     if (!f.damaged.exchange(true)) f.damage = reason;
   }
 
-  void Done(FileTask& f, UniqueFd fd) {
-    if (f.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) Finalize(f, std::move(fd));
+  void Done(FileTask& f) {
+    if (f.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) Finalize(f);
   }
 
   // Last write of a file: apply metadata and rename it into place, or drop it.
-  void Finalize(FileTask& f, UniqueFd fd) {
+  void Finalize(FileTask& f) {
     if (f.damaged.load() || f.failed.load() || Stopped()) {
-      fd.Reset();
+      if (f.fd.valid()) FinalFd(f).Reset();
       if (f.created) ::unlink(f.temp_path.c_str());
       if (f.damaged.load()) {
         std::lock_guard lock(f.mu);
@@ -418,7 +454,7 @@ class Restorer {
       }
       return;
     }
-    if (!fd.valid()) fd = OpenTemp(f);  // all chunks were holes, or an empty file
+    UniqueFd fd = FinalFd(f);
     if (!fd.valid()) {
       if (f.created) ::unlink(f.temp_path.c_str());
       return;
@@ -467,18 +503,17 @@ class Restorer {
 
   void WriteUse(const BlobUse& use, ByteView plain) {
     FileTask& f = *use.file;
-    UniqueFd fd;
     if (!f.failed.load() && !f.damaged.load() && !Stopped()) {
       // Files that were sparse keep their all-zero chunks as holes (the file was truncated
       // to its full size, so they read back as zeros).
       if (!(f.meta.sparse && IsAllZero(plain))) {
-        fd = OpenTemp(f);
-        if (fd.valid()) {
+        UniqueFd scratch;
+        const int fd = WriteFd(f, scratch);
+        if (fd >= 0) {
           Status s =
               f.meta.sparse
-                  ? WriteSkippingZeroBlocks(fd.get(), plain, use.file_offset, "writing " + f.path)
-                  : WriteAll(fd.get(), plain, static_cast<int64_t>(use.file_offset),
-                             "writing " + f.path);
+                  ? WriteSkippingZeroBlocks(fd, plain, use.file_offset, "writing " + f.path)
+                  : WriteAll(fd, plain, static_cast<int64_t>(use.file_offset), "writing " + f.path);
           if (!s.ok()) {
             FailFile(f, s.error());
           } else if (f.unflushed.fetch_add(plain.size(), std::memory_order_relaxed) +
@@ -489,7 +524,7 @@ class Restorer {
             // In large steps: each call submits I/O from this thread, and thousands of
             // small submissions (16 KiB database blocks) cost more CPU than the copy.
             f.unflushed.store(0, std::memory_order_relaxed);
-            ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
           }
         }
       }
@@ -498,7 +533,7 @@ class Restorer {
         progress_->bytes_done.fetch_add(plain.size(), std::memory_order_relaxed);
       }
     }
-    Done(f, std::move(fd));
+    Done(f);
   }
 
   static std::string DamageReason(const Id& pack, const Error& e) {
@@ -510,7 +545,7 @@ class Restorer {
   // Fetches one range of a pack and writes every blob in it to all its places.
   void RunRange(const Id& pack, const BlobUse* begin, const BlobUse* end) {
     if (Stopped()) {
-      for (const BlobUse* u = begin; u != end; ++u) Done(*u->file, UniqueFd());
+      for (const BlobUse* u = begin; u != end; ++u) Done(*u->file);
       return;
     }
     const std::string key = repo::PackKey(pack);
@@ -548,7 +583,7 @@ class Restorer {
         }
         for (const BlobUse* u = g; u != gend; ++u) {
           MarkDamaged(*u->file, DamageReason(pack, plain.error()));
-          Done(*u->file, UniqueFd());
+          Done(*u->file);
         }
       } else {
         for (const BlobUse* u = g; u != gend; ++u) WriteUse(*u, *plain);
@@ -567,7 +602,7 @@ class Restorer {
     for (size_t i = 0; i < empty.size(); i += kFilesPerCreateTask) {
       size_t j = std::min(empty.size(), i + kFilesPerCreateTask);
       pool_.Submit([this, &empty, i, j] {
-        for (size_t k = i; k < j; ++k) Finalize(*empty[k], UniqueFd());
+        for (size_t k = i; k < j; ++k) Finalize(*empty[k]);
       });
     }
     // 2. Per pack, ranges of nearby blobs; each range is one task.
@@ -644,6 +679,9 @@ class Restorer {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> files_done_{0};
+  // Files holding a descriptor open between writes, and how many may.
+  std::atomic<int> open_fds_{0};
+  const int max_open_fds_ = MaxOpenFiles();
 
   // Walker state.
   std::vector<std::pair<std::string, Node>> dirs_;  // created directories, in creation order
