@@ -65,6 +65,80 @@ TEST_F(ConfigTest, MissingFileIsUsageError) {
   EXPECT_EQ(cfg.error().code(), ErrorCode::kUsage);
 }
 
+TEST_F(ConfigTest, NamedRepositoriesInFileOrder) {
+  auto path = Write("multi.toml",
+                    "[s3]\nregion = \"eu-1\"\nendpoint = \"http://127.0.0.1:1\"\n"
+                    "[repositories.local]\nurl = \"/nas/repo\"\npassword_file = \"/etc/pw-local\"\n"
+                    "[repositories.offsite]\nurl = \"s3://bucket/prefix\"\n"
+                    "[repositories.offsite.s3]\nendpoint = \"http://127.0.0.1:2\"\n"
+                    "profile = \"offsite\"\n"
+                    "[repositories.archive]\nurl = \"/mnt/archive\"\n");
+  auto cfg = LoadConfigFile(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message();
+  ASSERT_EQ(cfg->repositories.size(), 3u);
+  // File order, not key order: it is the order restore falls back in.
+  EXPECT_EQ(cfg->repositories[0].name, "local");
+  EXPECT_EQ(cfg->repositories[1].name, "offsite");
+  EXPECT_EQ(cfg->repositories[2].name, "archive");
+  EXPECT_EQ(cfg->repositories[0].password_file, "/etc/pw-local");
+  EXPECT_EQ(cfg->repositories[1].s3_endpoint, "http://127.0.0.1:2");
+  EXPECT_EQ(cfg->FindRepository("offsite")->url, "s3://bucket/prefix");
+  EXPECT_EQ(cfg->FindRepository("nope"), nullptr);
+
+  Context ctx;
+  ctx.config = *cfg;
+  unsetenv("BULWARK_REPOSITORY");
+  // Without --repo, the first named repository is the one used.
+  EXPECT_EQ(*ctx.RepositoryUrl(), "/nas/repo");
+  ctx.global.repo = "offsite";
+  auto t = ctx.PrimaryTarget();
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_EQ(t->name, "offsite");
+  EXPECT_EQ(t->url, "s3://bucket/prefix");
+  // Per-repository S3 settings win over [s3], which fills in the rest.
+  EXPECT_EQ(t->backend.s3_endpoint, "http://127.0.0.1:2");
+  EXPECT_EQ(t->backend.s3_region, "eu-1");
+  EXPECT_EQ(t->backend.s3_profile, "offsite");
+  // A flag wins over both.
+  ctx.global.s3_endpoint = "http://127.0.0.1:3";
+  EXPECT_EQ(ctx.ResolveTarget("offsite")->backend.s3_endpoint, "http://127.0.0.1:3");
+  // Paths and URLs are taken as they are; a plain unknown word is a mistyped name.
+  EXPECT_EQ(ctx.ResolveTarget("/srv/other")->url, "/srv/other");
+  EXPECT_EQ(ctx.ResolveTarget("./offsite")->url, "./offsite");
+  auto unknown = ctx.ResolveTarget("ofsite");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kUsage);
+  EXPECT_NE(unknown.error().message().find("local, offsite, archive"), std::string::npos)
+      << unknown.error().message();
+}
+
+TEST_F(ConfigTest, PlainWordIsAPathWithoutNamedRepositories) {
+  Context ctx;
+  auto t = ctx.ResolveTarget("repo");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->url, "repo");
+}
+
+TEST_F(ConfigTest, NamedRepositoryErrorsNameTheLine) {
+  auto no_url = LoadConfigFile(Write("nourl.toml", "[repositories.a]\npassword_file = \"/x\"\n"));
+  ASSERT_FALSE(no_url.ok());
+  EXPECT_EQ(no_url.error().code(), ErrorCode::kUsage);
+  EXPECT_NE(no_url.error().message().find("repositories.a.url is required"), std::string::npos)
+      << no_url.error().message();
+  auto bad_type = LoadConfigFile(Write("type.toml",
+                                       "[repositories.a]\nurl = \"/r\"\n\n"
+                                       "password_file = 7\n"));
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_NE(bad_type.error().message().find("line 4"), std::string::npos)
+      << bad_type.error().message();
+  EXPECT_NE(bad_type.error().message().find("repositories.a.password_file"), std::string::npos);
+  auto not_table = LoadConfigFile(Write("nt.toml", "repositories = 3\n"));
+  ASSERT_FALSE(not_table.ok());
+  auto bad_s3 = LoadConfigFile(Write("s3.toml", "[repositories.a]\nurl = \"/r\"\ns3 = 1\n"));
+  ASSERT_FALSE(bad_s3.ok());
+  EXPECT_NE(bad_s3.error().message().find("line 3"), std::string::npos) << bad_s3.error().message();
+}
+
 TEST(ContextTest, FlagOverridesEnvironmentOverridesConfig) {
   Context ctx;
   ctx.config.repository_url = "/from/config";
