@@ -108,6 +108,11 @@ int RunForget(Context& ctx, const ForgetArgs& args) {
     }
     fmt::print("\n{} {} snapshot{}, kept {}\n", rep.dry_run ? "would remove" : "removed",
                rep.removed.size(), rep.removed.size() == 1 ? "" : "s", rep.kept);
+    for (const auto& [id, until] : rep.locked) {
+      fmt::print("snapshot {} is under object lock: kept, deletable from {}\n", id.ShortHex(),
+                 repo::FormatUnlockTime(until));
+    }
+    if (!rep.locked.empty()) fmt::print("{}\n", rep.locked_tally.Message("snapshot", "snapshots"));
     for (const auto& line : wal_lines) fmt::print("{}\n", line);
   }
   if (!audited.ok()) return ExitCodeFor(audited.error().code());

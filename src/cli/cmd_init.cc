@@ -2,6 +2,7 @@
 // one that shares another repository's keys and chunker, so `bulwark copy` can deduplicate.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,9 @@ namespace bulwark::cli {
 namespace {
 
 struct InitArgs {
-  std::string chunk_size;  // average chunk size
+  std::string chunk_size;   // average chunk size
+  std::string object_lock;  // governance | compliance
+  std::string retain;       // retention: days, or a number with s/m/h/d
   int compression_level = 3;
   std::string pack_size;
   std::string kdf_memory;
@@ -25,11 +28,47 @@ struct InitArgs {
   std::string from_password_file;  // its passphrase (else BULWARK_FROM_PASSWORD[_FILE])
 };
 
+// --retain: a plain number of days, or a number with a unit (s, m, h, d), e.g. 90 or 36h.
+Result<int64_t> ParseRetain(const std::string& text) {
+  auto bad = Error(ErrorCode::kUsage,
+                   "--retain must be a number of days (e.g. 90), or a number "
+                   "with s, m, h or d, greater than 0; got '" +
+                       text + "'");
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9) return bad;
+  std::string unit = text.substr(digits);
+  int64_t n = std::stoll(text.substr(0, digits));
+  int64_t scale = unit.empty() || unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
+  if (unit == "s") scale = 1;
+  if (scale == 0 || n <= 0) return bad;
+  return n * scale;
+}
+
+Status BuildObjectLock(const InitArgs& args, repo::ObjectLockConfig& out) {
+  if (args.object_lock.empty()) {
+    if (!args.retain.empty())
+      return Error(ErrorCode::kUsage, "--retain needs --object-lock governance|compliance");
+    return Status::Ok();
+  }
+  if (args.object_lock != "governance" && args.object_lock != "compliance") {
+    return Error(ErrorCode::kUsage, "--object-lock must be governance or compliance");
+  }
+  if (args.retain.empty()) {
+    return Error(ErrorCode::kUsage,
+                 "--object-lock needs --retain DAYS: how long every object stays undeletable");
+  }
+  out.mode = args.object_lock;
+  BW_ASSIGN_OR_RETURN(out.retain_seconds, ParseRetain(args.retain));
+  return Status::Ok();
+}
+
 Result<repo::InitOptions> BuildOptions(const InitArgs& args) {
   repo::InitOptions options;
   options.kdf = DefaultKdfParams();
   options.key_user = CurrentUserAtHost();
   options.config.compression_level = args.compression_level;
+  BW_RETURN_IF_ERROR(BuildObjectLock(args, options.config.object_lock));
   if (!args.chunk_size.empty()) {
     BW_ASSIGN_OR_RETURN(uint64_t avg, ParseSize(args.chunk_size));
     if (avg < 4096 || avg > (16u << 20) || (avg & (avg - 1)) != 0) {
@@ -57,6 +96,16 @@ int RunInit(Context& ctx, const InitArgs& args) {
   if (!options.ok()) return ReportError(options.error(), "init");
   auto backend = ctx.OpenBackend();
   if (!backend.ok()) return ReportError(backend.error(), "init");
+  // Object lock needs storage that has it (and an existing bucket made with it): refuse
+  // before asking for a passphrase. Init applies it again to the backend it is given.
+  if (const auto& lock = options->config.object_lock; lock.enabled()) {
+    auto root = (*backend)->RootExists();
+    if (!root.ok()) return ReportError(root.error(), "init");
+    if (Status st = (*backend)->EnableObjectLock(lock.ToBackend(), *root); !st.ok()) {
+      return ReportError(st.error(), "init --object-lock",
+                         "nothing was changed; see docs/S3.md, \"Object lock\"");
+    }
+  }
   // Refuse before prompting for a passphrase that would not be used.
   if (auto root = (*backend)->RootExists(); root.ok() && *root) {
     if ((*backend)->Stat("config").ok()) {
@@ -92,6 +141,10 @@ int RunInit(Context& ctx, const InitArgs& args) {
     fmt::print("created repository {} at {}\n", r.config().repository_id.ShortHex(),
                r.backend().Location());
     fmt::print("keep the passphrase safe: without it the data in this repository cannot be read\n");
+    if (r.config().object_lock.enabled()) {
+      fmt::print("object lock: {}; every object is undeletable for that long after it is written\n",
+                 r.config().object_lock.Describe());
+    }
   }
   return 0;
 }
@@ -106,6 +159,10 @@ void RegisterInit(CLI::App& app, Context& ctx) {
   sub->add_option("--compression-level", args->compression_level, "zstd level (default 3)")
       ->check(CLI::Range(-7, 22));
   sub->add_option("--pack-size", args->pack_size, "Target pack size (default 16MiB)");
+  sub->add_option("--object-lock", args->object_lock,
+                  "S3 Object Lock (WORM) for every object: governance or compliance");
+  sub->add_option("--retain", args->retain,
+                  "With --object-lock: retention of each object in days (or with s/m/h/d)");
   sub->add_option("--kdf-memory", args->kdf_memory, "Argon2id memory cost (default 64MiB)");
   sub->add_option("--kdf-iterations", args->kdf_iterations, "Argon2id iterations (default 3)");
   sub->add_option("--from-repo", args->from_repo,

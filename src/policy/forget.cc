@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "repo/lock.h"
 #include "repo/snapshot.h"
 
@@ -57,6 +59,28 @@ Result<ForgetReport> Forget(repo::Repository& repo, const ForgetOptions& options
       }
     }
   }
+  // Object lock: the server would refuse to delete a snapshot still under retention (or, on
+  // a plain DELETE, only hide it), so ask it (HEAD) and keep those.
+  if (const auto& ol = repo.config().object_lock; ol.enabled() && !report.removed.empty()) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::vector<Id> deletable;
+    for (const auto& id : report.removed) {
+      auto info = repo.backend().Stat(repo::ObjectPrefix(repo::ObjectKind::kSnapshot) + id.Hex());
+      if (!info.ok())
+        return info.error().Wrap("checking the retention of snapshot " + id.ShortHex());
+      int64_t until = repo::RetainUntil(ol, *info, /*margin_seconds=*/60);
+      if (until > now) {
+        report.locked.emplace_back(id, until);
+        report.locked_tally.Add(info->size, until);
+      } else {
+        deletable.push_back(id);
+      }
+    }
+    report.kept += report.locked.size();
+    report.removed = std::move(deletable);
+  }
   if (options.dry_run) return report;
 
   for (const auto& id : report.removed) {
@@ -94,6 +118,13 @@ nlohmann::json ForgetReportToJson(const ForgetReport& report) {
     groups.push_back(jg);
   }
   j["groups"] = groups;
+  if (!report.locked.empty()) {
+    auto locked = nlohmann::json::array();
+    for (const auto& [id, until] : report.locked) {
+      locked.push_back({{"id", id.Hex()}, {"deletable", repo::FormatUnlockTime(until)}});
+    }
+    j["locked"] = locked;
+  }
   return j;
 }
 

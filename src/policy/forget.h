@@ -26,6 +26,10 @@ struct ForgetReport {
   std::vector<RetentionGroup> groups;
   std::vector<Id> removed;  // snapshot IDs removed (or that would be, in a dry run)
   size_t kept = 0;
+  // Object lock: snapshots the policy would remove that are still under retention. They
+  // stay (they are not in `removed`); a later forget removes them once deletable.
+  std::vector<std::pair<Id, int64_t>> locked;  // id, deletable from (Unix seconds)
+  repo::LockedTally locked_tally;
 };
 
 // kUsage if the policy is empty. Errors removing a snapshot stop the run and are returned
@@ -33,7 +37,7 @@ struct ForgetReport {
 Result<ForgetReport> Forget(repo::Repository& repo, const ForgetOptions& options);
 
 // {"dry_run":..,"kept":N,"removed":[ids],"groups":[{"component","hostname","snapshots":[{"id",
-// "time","keep","reasons":[..]}]}]}
+// "time","keep","reasons":[..]}]}],"locked":[{"id","deletable"}]} (locked: with object lock)
 nlohmann::json ForgetReportToJson(const ForgetReport& report);
 
 }  // namespace bulwark::policy

@@ -79,6 +79,15 @@ class Pruner {
   Status WriteIndexFiles(const std::vector<Id>& packs, uint64_t* written);
   Status CheckStillLocked() const;
   Status Mark(const std::vector<LockInfo>& locks, int64_t t0);
+  // Object lock: until when `info` is retained (0 if it is deletable now). Every object is
+  // locked for the repository's retention after it was written (with the clock-skew margin,
+  // so nothing is ever tried early); prune never deletes, and never repacks, such objects.
+  int64_t LockedUntil(const storage::ObjectInfo& info) const;
+  int64_t PackLockedUntil(const Id& pack) const;
+  // Locked-until of an index file or deletion record by key; not listed means gone (0),
+  // except for this run's own record, which was just written.
+  int64_t ObjectLockedUntil(const std::string& key) const;
+  Status ListLockedMeta();
 
   Repository& repo_;
   PruneOptions options_;
@@ -87,7 +96,48 @@ class Pruner {
   std::unordered_map<Id, StoredPack, IdHash> stored_;
   uint64_t repack_written_ = 0;  // sealed bytes the repack stored again
   std::optional<BlobSet> used_;  // valid for the index and snapshots loaded at the start
+  // Object lock only: index files and deletion records as listed at the start (mtimes).
+  std::unordered_map<std::string, storage::ObjectInfo> meta_;
+  int64_t now_unix_ = 0;
 };
+
+int64_t Pruner::LockedUntil(const storage::ObjectInfo& info) const {
+  const auto& lock = repo_.config().object_lock;
+  if (!lock.enabled()) return 0;
+  int64_t until = RetainUntil(lock, info, options_.clock_skew_margin.count());
+  return until > now_unix_ ? until : 0;
+}
+
+int64_t Pruner::PackLockedUntil(const Id& pack) const {
+  auto it = stored_.find(pack);
+  if (it == stored_.end()) return 0;  // gone already
+  storage::ObjectInfo info;
+  info.size = it->second.size;
+  info.mtime_unix = it->second.mtime_unix;
+  return LockedUntil(info);
+}
+
+int64_t Pruner::ObjectLockedUntil(const std::string& key) const {
+  if (!repo_.config().object_lock.enabled()) return 0;
+  auto it = meta_.find(key);
+  if (it != meta_.end()) return LockedUntil(it->second);
+  if (key == "deletions/" + report_.deletion_record) {
+    storage::ObjectInfo info;
+    info.mtime_unix = now_unix_;
+    return LockedUntil(info);
+  }
+  return 0;
+}
+
+Status Pruner::ListLockedMeta() {
+  meta_.clear();
+  if (!repo_.config().object_lock.enabled()) return Status::Ok();
+  for (const char* prefix : {"index/", "deletions/"}) {
+    BW_ASSIGN_OR_RETURN(auto listing, repo_.backend().List(prefix));
+    for (auto& o : listing) meta_[o.key] = o;
+  }
+  return Status::Ok();
+}
 
 Status Pruner::CheckStillLocked() const {
   if (CancelRequested()) return Cancelled();
@@ -222,9 +272,15 @@ Status Pruner::WriteIndexFiles(const std::vector<Id>& packs, uint64_t* written) 
 Status Pruner::Sweep(const Id& record_id, const DeletionRecord& record, const BlobSet& used) {
   const Index& index = repo_.index();
   std::vector<Id> rescued, doomed;
+  size_t locked_packs = 0;
   for (const auto& pack : record.packs) {
+    if (int64_t until = PackLockedUntil(pack); until > 0) {
+      report_.locked.Add(stored_[pack].size, until);
+      ++locked_packs;
+      continue;
+    }
     bool needed = false;
-    if (index.HasPack(pack)) {
+    if (index.HasPack(pack) && stored_.count(pack)) {
       for (const auto& b : index.BlobsInPack(pack)) {
         // A snapshot written after the mark (by a backup that deduplicated against this pack
         // before the record existed) uses the blob, and no live pack has another copy.
@@ -242,11 +298,28 @@ Status Pruner::Sweep(const Id& record_id, const DeletionRecord& record, const Bl
     if (auto it = stored_.find(p); it != stored_.end()) freed += it->second.size;
   }
   report_.packs_rescued += rescued.size();
+  // With object lock, the record stays until everything it names is gone: superseded index
+  // files that came back without it would make its deleted packs look live again.
+  std::vector<Id> index_files;
+  size_t locked_files = 0;
+  for (const auto& f : record.index_files) {
+    std::string key = ObjectPrefix(ObjectKind::kIndex) + f.Hex();
+    if (int64_t until = ObjectLockedUntil(key); until > 0) {
+      auto it = meta_.find(key);
+      report_.locked.Add(it == meta_.end() ? 0 : it->second.size, until);
+      ++locked_files;
+    } else {
+      index_files.push_back(f);
+    }
+  }
+  const std::string record_key = ObjectPrefix(ObjectKind::kDeletion) + record_id.Hex();
+  const bool keep_record =
+      locked_packs > 0 || locked_files > 0 || ObjectLockedUntil(record_key) > 0;
   if (options_.dry_run) {
     report_.packs_deleted += doomed.size();
-    report_.index_files_deleted += record.index_files.size();
+    report_.index_files_deleted += index_files.size();
     report_.bytes_freed += freed;
-    ++report_.records_swept;
+    if (!keep_record) ++report_.records_swept;  // a kept one is in report_.locked
     return Status::Ok();
   }
 
@@ -260,13 +333,17 @@ Status Pruner::Sweep(const Id& record_id, const DeletionRecord& record, const Bl
     if (stored_.count(p)) ++report_.packs_deleted;
   }
   report_.bytes_freed += freed;
-  for (const auto& f : record.index_files) {
+  for (const auto& f : index_files) {
     BW_RETURN_IF_ERROR(CheckStillLocked());
     Status st = repo_.RemoveObject(ObjectKind::kIndex, f);
     if (!st.ok() && st.error().code() != ErrorCode::kNotFound) {
       return st.error().Wrap("deleting index file " + f.ShortHex());
     }
     ++report_.index_files_deleted;
+  }
+  if (keep_record) {
+    for (const auto& p : doomed) stored_.erase(p);
+    return Status::Ok();  // what keeps it is counted in report_.locked
   }
   // The record goes last: until then a crash leaves it for the next prune to finish.
   Status st = repo_.RemoveObject(ObjectKind::kDeletion, record_id);
@@ -309,6 +386,7 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
   for (const auto& p : original_packs) {
     if (index.IsCondemned(p)) continue;  // an unfinished earlier prune owns it
     ++report_.packs_total;
+    const int64_t locked_until = PackLockedUntil(p);
     Usage u;
     for (const auto& b : index.BlobsInPack(p)) {
       bool used_here = false;
@@ -326,11 +404,18 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
     }
     report_.unused_blobs += u.unused_blobs;
     report_.unused_bytes += u.unused_bytes;
-    if (u.used_blobs == 0) {
+    const bool unused = u.used_blobs == 0;
+    const bool wasteful =
+        u.unused_blobs > 0 &&
+        static_cast<double>(u.unused_bytes) >
+            options_.max_unused * static_cast<double>(u.used_bytes + u.unused_bytes);
+    if ((unused || wasteful) && locked_until > 0) {
+      // Under object lock: neither condemned nor repacked (a repack would delete it early).
+      report_.locked.Add(stored_[p].size, locked_until);
+      ++report_.packs_kept;
+    } else if (unused) {
       condemn.push_back(p);
-    } else if (u.unused_blobs > 0 &&
-               static_cast<double>(u.unused_bytes) >
-                   options_.max_unused * static_cast<double>(u.used_bytes + u.unused_bytes)) {
+    } else if (wasteful) {
       repack.push_back(p);
     } else {
       ++report_.packs_kept;
@@ -360,7 +445,12 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
   const int64_t horizon_s = horizon_ns / 1'000'000'000 - margin_s;
   std::vector<Id> leftovers;
   for (const auto& [id, sp] : stored_) {
-    if (!index.HasPack(id) && sp.mtime_unix < horizon_s) leftovers.push_back(id);
+    if (index.HasPack(id) || sp.mtime_unix >= horizon_s) continue;
+    if (int64_t until = PackLockedUntil(id); until > 0) {
+      report_.locked.Add(sp.size, until);
+      continue;
+    }
+    leftovers.push_back(id);
   }
   std::sort(leftovers.begin(), leftovers.end());
   uint64_t leftover_bytes = 0;
@@ -485,9 +575,11 @@ Result<PruneReport> Pruner::Run() {
   // Locks first, then the index, snapshots and packs: anything a writer finished before the
   // listing is visible afterwards, and every writer still running is in the listing.
   const int64_t t0 = NowNs();
+  now_unix_ = t0 / 1'000'000'000;
   BW_ASSIGN_OR_RETURN(auto locks, ListLocks(repo_));
   BW_RETURN_IF_ERROR(repo_.LoadIndex());
   BW_RETURN_IF_ERROR(ListStoredPacks());
+  BW_RETURN_IF_ERROR(ListLockedMeta());
 
   // Sweep: finish what earlier prunes condemned, oldest first.
   BW_ASSIGN_OR_RETURN(auto records, LoadAllDeletionRecords(repo_));
@@ -519,6 +611,9 @@ Result<PruneReport> Pruner::Run() {
   }
 
   BW_RETURN_IF_ERROR(Mark(locks, t0));
+  if (std::string m = report_.locked.Message("object", "objects"); !m.empty()) {
+    report_.messages.push_back(m + " (object lock: " + repo_.config().object_lock.Describe() + ")");
+  }
 
   if (lock_) BW_RETURN_IF_ERROR(lock_->Release());
   return std::move(report_);
@@ -551,6 +646,7 @@ nlohmann::json PruneReportToJson(const PruneReport& r) {
           {"index_files_deleted", r.index_files_deleted},
           {"leftover_packs_deleted", r.leftover_packs_deleted},
           {"bytes_freed", r.bytes_freed},
+          {"locked", r.locked.ToJson()},
           {"messages", r.messages}};
 }
 

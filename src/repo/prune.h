@@ -52,7 +52,10 @@ struct PruneReport {
   uint64_t index_files_deleted = 0;
   uint64_t leftover_packs_deleted = 0;  // unindexed packs of killed backups
   uint64_t bytes_freed = 0;             // deleted bytes, less what repacking stored again
-  std::vector<std::string> messages;    // human-readable notes, e.g. pending deletions
+  // Object lock: objects prune would delete (or packs it would repack) that are still under
+  // retention. They are left alone, never deleted early; a later prune takes them.
+  LockedTally locked;
+  std::vector<std::string> messages;  // human-readable notes, e.g. pending deletions
 };
 
 // kLocked if another prune/check holds the exclusive lock; kIntegrity (changing nothing) when

@@ -23,14 +23,16 @@ constexpr char kConfigKey[] = "config";
 constexpr std::string_view kConfigAad = "config";
 
 nlohmann::json ConfigToJson(const RepoConfig& c) {
-  return {{"version", c.version},
-          {"id", c.repository_id.Hex()},
-          {"chunker",
-           {{"min_size", c.chunker.min_size},
-            {"avg_size", c.chunker.avg_size},
-            {"max_size", c.chunker.max_size}}},
-          {"compression_level", c.compression_level},
-          {"pack_size", c.pack_size}};
+  nlohmann::json j = {{"version", c.version},
+                      {"id", c.repository_id.Hex()},
+                      {"chunker",
+                       {{"min_size", c.chunker.min_size},
+                        {"avg_size", c.chunker.avg_size},
+                        {"max_size", c.chunker.max_size}}},
+                      {"compression_level", c.compression_level},
+                      {"pack_size", c.pack_size}};
+  if (c.object_lock.enabled()) j["object_lock"] = ObjectLockToJson(c.object_lock);
+  return j;
 }
 
 Status ValidateConfig(const RepoConfig& c, ErrorCode code) {
@@ -46,7 +48,7 @@ Status ValidateConfig(const RepoConfig& c, ErrorCode code) {
     return bad("compression level must be between -7 and 22");
   if (c.pack_size < (4u << 10) || c.pack_size > (1u << 30))
     return bad("pack size must be between 4 KiB and 1 GiB");
-  return Status::Ok();
+  return ValidateObjectLock(c.object_lock, code);
 }
 
 Result<RepoConfig> ConfigFromJson(ByteView plaintext) {
@@ -67,6 +69,11 @@ Result<RepoConfig> ConfigFromJson(ByteView plaintext) {
     c.chunker.max_size = k.at("max_size").get<uint32_t>();
     c.compression_level = j.at("compression_level").get<int>();
     c.pack_size = j.at("pack_size").get<uint32_t>();
+    if (j.contains("object_lock")) {
+      auto lock = ObjectLockFromJson(j.at("object_lock"));
+      if (!lock.ok()) return corrupt(lock.error().message());
+      c.object_lock = *lock;
+    }
   } catch (const nlohmann::json::exception& e) {
     return corrupt(e.what());
   }
@@ -219,6 +226,11 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Ba
                                                      const InitOptions& options) {
   RepoConfig config = options.config;
   BW_RETURN_IF_ERROR(ValidateConfig(config, ErrorCode::kUsage));
+  // Object lock is set up before anything is written: CreateRoot then makes a bucket that can
+  // hold locked objects, and every object below (the key slot and config too) is locked.
+  if (config.object_lock.enabled()) {
+    BW_RETURN_IF_ERROR(backend->EnableObjectLock(config.object_lock.ToBackend(), false));
+  }
   BW_ASSIGN_OR_RETURN(bool root_exists, backend->RootExists());
   if (root_exists) {
     auto st = backend->Stat(kConfigKey);
@@ -229,6 +241,9 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Ba
     if (st.error().code() != ErrorCode::kNotFound) return st.error().Wrap("checking for config");
   } else {
     BW_RETURN_IF_ERROR(backend->CreateRoot());
+  }
+  if (config.object_lock.enabled()) {
+    BW_RETURN_IF_ERROR(backend->EnableObjectLock(config.object_lock.ToBackend(), true));
   }
   auto repo = std::unique_ptr<Repository>(new Repository());
   repo->key_ = options.master_key ? *options.master_key : crypto::MasterKey::Random();
@@ -297,6 +312,14 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
   repo->key_ = std::move(opened->first);
   repo->key_slot_id_ = opened->second;
   repo->config_ = *config;
+  // Every writer applies the repository's object lock, whoever it is and whatever its flags.
+  // A backend without object lock (a copy of the objects on a local disk) can still be read.
+  if (config->object_lock.enabled()) {
+    if (Status st = backend->EnableObjectLock(config->object_lock.ToBackend(), false);
+        !st.ok() && st.error().code() != ErrorCode::kUsage) {
+      return st.error();
+    }
+  }
   repo->gear_ = chunk::MakeGearTable(repo->key_.chunker_seed.view());
   repo->backend_ = std::move(backend);
   return repo;

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "crypto/keys.h"
 #include "repo/index.h"
+#include "repo/object_lock.h"
 #include "repo/pack.h"
 #include "repo/types.h"
 #include "storage/backend.h"
@@ -28,6 +29,7 @@ struct RepoConfig {
   chunk::ChunkerParams chunker;
   int compression_level = 3;       // zstd level for new blobs
   uint32_t pack_size = 16u << 20;  // target pack size in bytes
+  ObjectLockConfig object_lock;    // WORM retention of every object (S3 only); off by default
 };
 
 struct InitOptions {

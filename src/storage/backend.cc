@@ -13,6 +13,11 @@ Result<ByteView> Backend::GetRangeInto(const std::string& key, uint64_t offset, 
   return ByteView(buffer);
 }
 
+Status Backend::EnableObjectLock(const ObjectLock&, bool) {
+  return Error(ErrorCode::kUsage, "object lock needs an S3 repository (s3://bucket/prefix); " +
+                                      Location() + " cannot hold locked objects");
+}
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {
   return OpenBackend(url, BackendOptions{});
 }

@@ -18,6 +18,21 @@ struct ObjectInfo {
   std::string key;  // full key relative to the repository root
   uint64_t size = 0;
   int64_t mtime_unix = 0;  // last-modified time, seconds since the epoch
+  // Object lock (WORM): until when the object can be neither deleted nor changed, seconds
+  // since the epoch. Filled in by Stat on backends that support object lock; 0 when the
+  // object has no retention or the backend cannot tell (List never fills it).
+  int64_t retain_until_unix = 0;
+};
+
+// Object lock (WORM retention) for every object written from now on: each Put carries a
+// retention date `retain_seconds` after the write, before which nobody (compliance) or
+// nobody without a special permission (governance) can delete or overwrite the object.
+// Keys under `exempt_prefixes` are written without retention (short-lived objects).
+struct ObjectLock {
+  enum class Mode { kGovernance, kCompliance };
+  Mode mode = Mode::kCompliance;
+  int64_t retain_seconds = 0;
+  std::vector<std::string> exempt_prefixes;
 };
 
 class Backend {
@@ -57,6 +72,13 @@ class Backend {
 
   // Human-readable location for messages and audit records, with no credentials.
   virtual std::string Location() const = 0;
+
+  // Turns on object lock for every later Put and makes Remove delete every stored version of
+  // a key (a versioned store would otherwise only hide it). Call before the backend is shared
+  // between threads. With `verify_root`, also checks that the root location can hold locked
+  // objects (kUsage naming what to do if not); CreateRoot after this call creates a root
+  // that can. The default (backends without object lock, e.g. a local disk) returns kUsage.
+  virtual Status EnableObjectLock(const ObjectLock& lock, bool verify_root);
 };
 
 // Settings for backends that need more than a URL; empty fields mean "not given" (the S3

@@ -369,6 +369,20 @@ Result<WalExpireResult> ExpireWal(repo::Repository& repo, const std::string& com
     result.removed.push_back(r.name);
   }
   std::sort(result.removed.begin(), result.removed.end());
+  // Object lock: WAL still under retention stays (the server would refuse to delete it); a
+  // later forget expires it.
+  if (const auto& lock = repo.config().object_lock; lock.enabled()) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::vector<std::string> deletable;
+    for (const auto& name : result.removed) {
+      BW_ASSIGN_OR_RETURN(auto info,
+                          repo.backend().Stat(repo::WalRecordKey(repo, component, name)));
+      if (repo::RetainUntil(lock, info, 60) <= now) deletable.push_back(name);
+    }
+    result.removed = std::move(deletable);
+  }
   if (dry_run) return result;
   for (const auto& name : result.removed) {
     BW_RETURN_IF_ERROR(repo.backend().Remove(repo::WalRecordKey(repo, component, name)));

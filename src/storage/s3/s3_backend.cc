@@ -70,6 +70,22 @@ int64_t ParseIsoDate(const std::string& s) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+// "YYYY-MM-DDTHH:MM:SSZ" (ISO 8601, UTC), as x-amz-object-lock-retain-until-date wants it.
+std::string IsoDate(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 double Jitter(double max_seconds) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> dist(0.0, max_seconds);
@@ -329,6 +345,7 @@ Status S3Backend::PutSingle(const std::string& key, ByteView data) {
   c.what = "PUT";
   c.body = data;
   c.headers = {{"Content-MD5", md5.Base64()}, {"If-None-Match", "*"}};
+  for (auto& h : LockHeaders(key)) c.headers.push_back(std::move(h));
   if (!options_.storage_class.empty() && key.starts_with("data/")) {
     c.headers.emplace_back("x-amz-storage-class", options_.storage_class);
   }
@@ -367,6 +384,8 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
   init.key = key;
   init.what = "CreateMultipartUpload";
   init.query = {{"uploads", ""}};
+  const auto lock_headers = LockHeaders(key);
+  init.headers = lock_headers;
   if (!options_.storage_class.empty() && key.starts_with("data/")) {
     init.headers.emplace_back("x-amz-storage-class", options_.storage_class);
   }
@@ -470,7 +489,7 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
                                        " does not match the parts (" + expected + ")");
     }
     sweep_lost();
-    return Status::Ok();
+    return EnsureRetention(key, lock_headers);
   }
   if (dr->resp.status == 404) {
     // The first completion may have succeeded before its answer was lost (also when libcurl
@@ -478,7 +497,7 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
     auto etag = HeadETag(key);
     if (etag.ok() && *etag == expected) {
       sweep_lost();
-      return Status::Ok();
+      return EnsureRetention(key, lock_headers);
     }
   }
   Error err = ErrorFor(done, dr->resp);
@@ -583,10 +602,117 @@ Result<ObjectInfo> S3Backend::Stat(const std::string& key) {
   info.key = key;
   info.size = std::strtoull(r.resp.Header("content-length").c_str(), nullptr, 10);
   info.mtime_unix = ParseHttpDate(r.resp.Header("last-modified"));
+  if (std::string until = r.resp.Header("x-amz-object-lock-retain-until-date"); !until.empty()) {
+    info.retain_until_unix = ParseIsoDate(until);
+  }
   return info;
 }
 
+std::vector<std::pair<std::string, std::string>> S3Backend::LockHeaders(
+    const std::string& key) const {
+  if (!lock_) return {};
+  for (const auto& p : lock_->exempt_prefixes) {
+    if (key.starts_with(p)) return {};
+  }
+  return {{"x-amz-object-lock-mode",
+           lock_->mode == ObjectLock::Mode::kCompliance ? "COMPLIANCE" : "GOVERNANCE"},
+          {"x-amz-object-lock-retain-until-date", IsoDate(UnixNow() + lock_->retain_seconds)}};
+}
+
+Status S3Backend::EnsureRetention(
+    const std::string& key, const std::vector<std::pair<std::string, std::string>>& lock_headers) {
+  if (lock_headers.size() != 2) return Status::Ok();
+  const std::string& mode = lock_headers[0].second;
+  const std::string& until = lock_headers[1].second;
+  BW_ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
+  if (info.retain_until_unix >= ParseIsoDate(until)) return Status::Ok();
+  std::string xml = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" + mode +
+                    "</Mode><RetainUntilDate>" + until + "</RetainUntilDate></Retention>";
+  Call c;
+  c.method = "PUT";
+  c.key = key;
+  c.what = "PutObjectRetention";
+  c.query = {{"retention", ""}};
+  c.body = AsBytes(xml);
+  c.headers = {{"Content-MD5", ComputeMd5(c.body).Base64()}};
+  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+  if (r.resp.status == 200 || r.resp.status == 204) return Status::Ok();
+  return ErrorFor(c, r.resp);
+}
+
+Status S3Backend::EnableObjectLock(const ObjectLock& lock, bool verify_root) {
+  if (lock.retain_seconds <= 0) {
+    return Error(ErrorCode::kUsage, "object lock needs a retention period of at least 1 second");
+  }
+  lock_ = lock;
+  if (!verify_root) return Status::Ok();
+  Call c;
+  c.method = "GET";
+  c.bucket_level = true;
+  c.what = "GetObjectLockConfiguration";
+  c.query = {{"object-lock", ""}};
+  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+  std::string text = BodyText(r.resp);
+  if (r.resp.status == 200 && XmlText(text, "ObjectLockEnabled") == "Enabled") {
+    return Status::Ok();
+  }
+  std::string code = XmlText(text, "Code");
+  if (r.resp.status == 200 || r.resp.status == 404 ||
+      code == "ObjectLockConfigurationNotFoundError") {
+    if (code == "NoSuchBucket") return ErrorFor(c, r.resp);
+    return Error(ErrorCode::kUsage,
+                 "bucket " + options_.bucket +
+                     " has no object lock configuration, so objects in it cannot be locked; "
+                     "object lock can only be turned on when a bucket is created: use a new "
+                     "bucket (init creates it with object lock)");
+  }
+  return ErrorFor(c, r.resp);
+}
+
+Status S3Backend::RemoveVersions(const std::string& key) {
+  const std::string full = ObjectName(key);
+  std::vector<std::string> versions;
+  std::string key_marker, id_marker;
+  while (true) {
+    Call c;
+    c.method = "GET";
+    c.bucket_level = true;
+    c.what = "ListObjectVersions";
+    c.query = {{"versions", ""}, {"prefix", full}};
+    if (!key_marker.empty()) {
+      c.query.emplace_back("key-marker", key_marker);
+      c.query.emplace_back("version-id-marker", id_marker);
+    }
+    BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+    if (r.resp.status != 200) return ErrorFor(c, r.resp);
+    std::string text = BodyText(r.resp);
+    for (const char* tag : {"DeleteMarker", "Version"}) {
+      for (std::string_view v : XmlElements(text, tag)) {
+        if (XmlText(v, "Key") == full) versions.push_back(XmlText(v, "VersionId"));
+      }
+    }
+    if (XmlText(text, "IsTruncated") != "true") break;
+    key_marker = XmlText(text, "NextKeyMarker");
+    id_marker = XmlText(text, "NextVersionIdMarker");
+    if (key_marker.empty()) break;
+  }
+  // Versions oldest first, delete markers last: a version still under retention fails the
+  // removal (403) before anything that hides the object is gone.
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    Call c;
+    c.method = "DELETE";
+    c.key = key;
+    c.what = "DELETE";
+    c.query = {{"versionId", *it}};
+    BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+    if (r.resp.status == 204 || r.resp.status == 200 || r.resp.status == 404) continue;
+    return ErrorFor(c, r.resp);
+  }
+  return Status::Ok();
+}
+
 Status S3Backend::Remove(const std::string& key) {
+  if (lock_) return RemoveVersions(key);
   Call c;
   c.method = "DELETE";
   c.key = key;
@@ -612,6 +738,7 @@ Status S3Backend::CreateRoot() {
   c.method = "PUT";
   c.bucket_level = true;
   c.what = "CreateBucket";
+  if (lock_) c.headers.emplace_back("x-amz-bucket-object-lock-enabled", "true");
   std::string xml;
   bool aws = options_.endpoint.find(".amazonaws.com") != std::string::npos;
   if (aws && options_.region != "us-east-1") {

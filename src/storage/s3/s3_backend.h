@@ -39,6 +39,12 @@ class S3Backend : public Backend {
   Result<bool> RootExists() override;
   Status CreateRoot() override;
   std::string Location() const override;
+  // Object lock: every later Put carries x-amz-object-lock-mode and -retain-until-date (plus
+  // Content-MD5, which S3 requires with them); CreateRoot creates the bucket with object lock
+  // enabled (which also turns on versioning); Remove deletes each version of the key by its
+  // versionId (a plain DELETE would only add a delete marker); verify_root asks the bucket
+  // for its object lock configuration (GET ?object-lock) and refuses one without.
+  Status EnableObjectLock(const ObjectLock& lock, bool verify_root) override;
 
   // Multipart uploads under the repository prefix that were started and never completed or
   // aborted (they cost storage); tests use this to prove none are left behind. `key_prefix`
@@ -76,10 +82,19 @@ class S3Backend : public Backend {
   Status PutSingle(const std::string& key, ByteView data);
   Status PutMultipart(const std::string& key, ByteView data);
   Result<std::string> HeadETag(const std::string& key);
+  // The object lock headers for a new object under `key` (none when not locked or exempt).
+  std::vector<std::pair<std::string, std::string>> LockHeaders(const std::string& key) const;
+  Status RemoveVersions(const std::string& key);
+  // After a multipart upload: makes sure the object carries the retention its
+  // CreateMultipartUpload asked for (Ceph 16's radosgw ignores the object lock headers there),
+  // with PutObjectRetention when it does not.
+  Status EnsureRetention(const std::string& key,
+                         const std::vector<std::pair<std::string, std::string>>& lock_headers);
 
   S3Options options_;
   HttpClient http_;
   std::atomic<uint64_t> retries_{0};
+  std::optional<ObjectLock> lock_;  // set before the backend is shared (EnableObjectLock)
   // Set once the server rejected the signature or the access key: the credentials cannot
   // change within this backend's lifetime, so later calls fail at once without a request.
   std::mutex auth_mu_;
