@@ -111,17 +111,18 @@ struct BlobWriter::Impl {
     }
   }
 
-  void Encode(Job& job, Bytes& sealed) {
+  void Encode(Job& job, Bytes& sealed) { EncodeAndPack(job.type, job.id, job.plaintext, sealed); }
+
+  void EncodeAndPack(BlobType type, const Id& id, ByteView plaintext, Bytes& sealed) {
     sealed.clear();
-    EncodeBlob(repo.key().encryption, job.type, job.id, job.plaintext,
-               repo.config().compression_level, sealed);
+    EncodeBlob(repo.key().encryption, type, id, plaintext, repo.config().compression_level, sealed);
     bytes_stored += sealed.size();
-    const int t = static_cast<int>(job.type);
+    const int t = static_cast<int>(type);
     std::optional<PackBuilder> full;
     {
       std::lock_guard lock(pack_mu[t]);
       if (!builders[t]) builders[t].emplace(NewBuilder());
-      builders[t]->AddSealed(job.type, job.id, sealed, static_cast<uint32_t>(job.plaintext.size()));
+      builders[t]->AddSealed(type, id, sealed, static_cast<uint32_t>(plaintext.size()));
       if (builders[t]->size() >= repo.config().pack_size) {
         full.emplace(std::move(*builders[t]));
         builders[t].reset();
@@ -216,6 +217,20 @@ struct BlobWriter::Impl {
     return true;
   }
 
+  Result<bool> AddInCaller(BlobType type, const Id& id, ByteView plaintext) {
+    BW_RETURN_IF_ERROR(CurrentError());
+    if (!Claim(type, id)) {
+      ++blobs_duplicate;
+      return false;
+    }
+    ++blobs_new;
+    bytes_raw += plaintext.size();
+    thread_local Bytes sealed;
+    EncodeAndPack(type, id, plaintext, sealed);
+    BW_RETURN_IF_ERROR(CurrentError());
+    return true;
+  }
+
   Status Flush() {
     auto wait_for = [&](const size_t& counter) {
       std::unique_lock lock(flight_mu);
@@ -295,6 +310,10 @@ Result<Id> BlobWriter::Add(BlobType type, Bytes plaintext, bool* is_new) {
   BW_ASSIGN_OR_RETURN(bool added, impl_->Add(type, id, std::move(plaintext)));
   if (is_new) *is_new = added;
   return id;
+}
+
+Result<bool> BlobWriter::AddInCaller(BlobType type, const Id& id, ByteView plaintext) {
+  return impl_->AddInCaller(type, id, plaintext);
 }
 
 bool BlobWriter::Known(BlobType type, const Id& id) const { return impl_->Known(type, id); }

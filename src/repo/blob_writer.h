@@ -47,6 +47,10 @@ class BlobWriter {
   Result<bool> Add(BlobType type, const Id& id, Bytes plaintext);
   // Same, computing the ID (keyed hash) first.
   Result<Id> Add(BlobType type, Bytes plaintext, bool* is_new = nullptr);
+  // Same as Add, but compresses and encrypts in the calling thread: no copy of the plaintext
+  // and no hand-off to a worker. For callers that already run a thread per core (the
+  // PostgreSQL readers); `plaintext` need only live until it returns.
+  Result<bool> AddInCaller(BlobType type, const Id& id, ByteView plaintext);
   bool Known(BlobType type, const Id& id) const;
 
   // Waits for every queued blob, uploads the last packs and writes the remaining index

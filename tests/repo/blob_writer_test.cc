@@ -149,6 +149,50 @@ TEST(BlobWriterTest, ConcurrentOverlappingAddsStoreEachBlobOnce) {
   EXPECT_EQ(*tree, blobs[5]);
 }
 
+// Threads encoding in the caller and threads handing blobs to the workers share one writer:
+// each blob is stored once, in whichever way claimed it first, and reads back intact.
+TEST(BlobWriterTest, AddInCallerMixesWithWorkerAdds) {
+  TempDir dir;
+  auto repo = testing::MakeRepo(dir.path(), SmallPacks());
+  ASSERT_TRUE(repo);
+  auto blobs = MakeBlobs(300, 2);
+  std::vector<Id> ids;
+  for (const auto& b : blobs) ids.push_back(repo->BlobId(b));
+  WriterOptions options;
+  options.workers = 2;
+  options.packs_per_index = 3;
+  BlobWriter writer(*repo, options);
+  std::atomic<int> news{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<size_t> order(blobs.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::shuffle(order.begin(), order.end(), std::mt19937(t + 10));
+      for (size_t i : order) {
+        auto r = t % 2 == 0 ? writer.AddInCaller(BlobType::kData, ids[i], blobs[i])
+                            : writer.Add(BlobType::kData, ids[i], blobs[i]);
+        ASSERT_TRUE(r.ok());
+        if (*r) ++news;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(news.load(), 300);
+  EXPECT_EQ(writer.stats().blobs_new, 300u);
+  EXPECT_EQ(writer.stats().blobs_duplicate, 900u);
+  auto reopened = Repository::Open(LocalAt(dir.path()), "secret");
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->LoadIndex().ok());
+  EXPECT_EQ((*reopened)->index().BlobCount(), 300u);
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    auto back = (*reopened)->LoadBlob(BlobType::kData, ids[i]);
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    EXPECT_EQ(*back, blobs[i]);
+  }
+}
+
 TEST(BlobWriterTest, DeduplicatesAgainstTheIndexButNotCondemnedPacks) {
   TempDir dir;
   auto repo = testing::MakeRepo(dir.path(), SmallPacks());
@@ -220,6 +264,8 @@ TEST(BlobWriterTest, UploadFailureIsReportedAndSticky) {
     EXPECT_EQ(first_error.error().code(), ErrorCode::kNoSpace);
   }
   EXPECT_FALSE(writer.Add(BlobType::kData, ToBytes("more")).ok());  // sticky
+  const Bytes more = ToBytes("more, encoded in the caller");
+  EXPECT_FALSE(writer.AddInCaller(BlobType::kData, repo.BlobId(more), more).ok());
   EXPECT_EQ(writer.stats().packs_written, 2u);
   // What did get stored is consistent: both packs are indexed on disk and readable.
   auto reopened = Repository::Open(LocalAt(dir.path()), "secret");

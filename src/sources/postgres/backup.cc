@@ -379,9 +379,7 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
       while (buf.size() - at >= bs || (end && at < buf.size())) {
         const size_t len = std::min(bs, buf.size() - at);
         if (verify_) VerifyPages(cur_.rel, cur_.segment, -1, buf.data() + at, len, cur_.done);
-        BW_RETURN_IF_ERROR(Store(Bytes(buf.begin() + static_cast<std::ptrdiff_t>(at),
-                                       buf.begin() + static_cast<std::ptrdiff_t>(at + len)),
-                                 cur_.ids));
+        BW_RETURN_IF_ERROR(Store(ByteView(buf.data() + at, len), cur_.ids, Encoder::kWorkers));
         at += len;
         cur_.done += len;
       }
@@ -395,8 +393,7 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
       ByteView avail(buf.data() + at, buf.size() - at);
       size_t len = chunk::FindBoundary(repo_.gear(), params, avail);
       if (len == 0 || len > avail.size()) len = avail.size();
-      BW_RETURN_IF_ERROR(
-          Store(Bytes(avail.begin(), avail.begin() + static_cast<ptrdiff_t>(len)), cur_.ids));
+      BW_RETURN_IF_ERROR(Store(avail.first(len), cur_.ids, Encoder::kWorkers));
       at += len;
       cur_.done += len;
     }
@@ -613,10 +610,17 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
     jobs_.push_back(std::move(job));
   }
 
-  Status Store(Bytes data, std::vector<Id>& ids) {
+  // A block or chunk of a file. The readers (one thread each, more of them than cores)
+  // compress and encrypt it themselves; the single thread receiving a remote stream hands it
+  // to the writer's workers instead.
+  enum class Encoder { kCaller, kWorkers };
+  Status Store(ByteView data, std::vector<Id>& ids, Encoder encoder) {
     Id id = repo_.BlobId(data);
     const size_t len = data.size();
-    BW_ASSIGN_OR_RETURN(bool added, writer_.Add(repo::BlobType::kData, id, std::move(data)));
+    BW_ASSIGN_OR_RETURN(
+        bool added, encoder == Encoder::kCaller
+                        ? writer_.AddInCaller(repo::BlobType::kData, id, data)
+                        : writer_.Add(repo::BlobType::kData, id, Bytes(data.begin(), data.end())));
     if (added) {
       bytes_added_ += len;
       ++blobs_new_;
@@ -694,9 +698,7 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
         if (verify_) VerifyPages(job.rel, job.segment, fd.get(), buf.data(), got, t.offset + done);
         for (size_t at = 0; at < got; at += bs) {
           size_t len = std::min(bs, got - at);
-          BW_RETURN_IF_ERROR(Store(Bytes(buf.begin() + static_cast<std::ptrdiff_t>(at),
-                                         buf.begin() + static_cast<std::ptrdiff_t>(at + len)),
-                                   ids));
+          BW_RETURN_IF_ERROR(Store(ByteView(buf.data() + at, len), ids, Encoder::kCaller));
         }
         done += got;
         if (got < want) break;  // end of file
@@ -730,8 +732,7 @@ class PgBackup : public BaseBackupSink, private TarVisitor {
         ByteView avail(buf.data() + start, end - start);
         size_t len = chunk::FindBoundary(repo_.gear(), params, avail);
         if (len == 0 || len > avail.size()) len = avail.size();
-        BW_RETURN_IF_ERROR(
-            Store(Bytes(avail.begin(), avail.begin() + static_cast<ptrdiff_t>(len)), ids));
+        BW_RETURN_IF_ERROR(Store(avail.first(len), ids, Encoder::kCaller));
         start += len;
         done += len;
       }
