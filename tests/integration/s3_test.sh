@@ -6,6 +6,7 @@
 #   2. the CLI on s3://bucket/prefix with only AWS_* variables: init creates the bucket,
 #      backup, restore (bit for bit), check --read-data, a second backup, forget --prune,
 #      prune, check and restore again; multipart packs (small threshold) and no orphan parts;
+#      then `copy` from a local repository into S3 (init --from-repo), restored bit for bit;
 #   3. a wrong secret key: exit 1, one line naming the signature, no retry storm (timed, and
 #      at most 2 requests);
 #   4. kill -9 of one OSD in the middle of a backup (after its first pack landed, while it still
@@ -167,6 +168,20 @@ n=$(pending_uploads bulwark-cli)
 [[ $n == 0 ]] || fail "$n multipart uploads left pending"
 mib=$(du -sm "$T/src" | cut -f1)
 log "S3 CLI: backup of ${mib} MiB took ${t_backup}s, restore ${t_restore}s"
+
+log "copy: a local repository to S3 (init --from-repo, copy twice, restore from S3)"
+L="$T/local-repo"
+expect_exit 0 --repo "$L" init
+make_corpus "$T/csrc" 6 3
+expect_exit 0 --repo "$L" backup files "$T/csrc" --component copied
+RC=s3://bulwark-copy/repo
+expect_exit 0 --repo "$RC" init --from-repo "$L"
+expect_exit 0 --repo "$RC" copy --from "$L" --json
+[[ $(json "$T/out" 'd["snapshots_copied"]') == 1 ]] || fail "copy to S3: $(cat "$T/out")"
+expect_exit 0 --repo "$RC" copy --from "$L" --json
+[[ $(json "$T/out" 'd["chunks_copied"]') == 0 ]] || fail "second copy to S3 transferred chunks"
+expect_exit 0 --repo "$RC" restore latest --target "$T/rc"
+same_tree "$T/csrc" "$T/rc$T/csrc"
 
 # --- 3. wrong secret key -------------------------------------------------------------------
 log "wrong secret key"
