@@ -33,6 +33,9 @@ constexpr size_t kPerBlobCost = 128;
 // duplicate the whole in-memory index at Flush time.
 constexpr size_t kMaxBlobsPerIndexFile = 1u << 16;
 
+// Pack buffers kept for reuse once their pack is stored.
+constexpr size_t kSparePacks = 2;
+
 }  // namespace
 
 struct BlobWriter::Impl {
@@ -97,7 +100,15 @@ struct BlobWriter::Impl {
   }
 
   PackBuilder NewBuilder() {
-    PackBuilder b(&repo.key().encryption);
+    Bytes buffer;
+    {
+      std::lock_guard lock(spare_mu);
+      if (!spare.empty()) {
+        buffer = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    PackBuilder b(&repo.key().encryption, std::move(buffer));
     b.Reserve(repo.config().pack_size + repo.config().pack_size / 8);
     return b;
   }
@@ -166,7 +177,7 @@ struct BlobWriter::Impl {
       SetError(st.error().Wrap("storing pack " + up.pack.pack.ShortHex()));
       return;
     }
-    Bytes().swap(up.data);
+    Recycle(std::move(up.data));
     ++packs_written;
     // Index first, then drop from in_flight: a concurrent Claim sees the blob in one of them.
     repo.mutable_index().AddPack(up.pack);
@@ -187,6 +198,12 @@ struct BlobWriter::Impl {
     if (!batch.empty()) {
       if (Status s = WriteIndex(batch); !s.ok()) SetError(s.error());
     }
+  }
+
+  // Keeps the memory of a stored pack for the next one (at most kSparePacks of them).
+  void Recycle(Bytes data) {
+    std::lock_guard lock(spare_mu);
+    if (spare.size() < kSparePacks) spare.push_back(std::move(data));
   }
 
   Status WriteIndex(const std::vector<IndexedPack>& batch) {
@@ -274,6 +291,9 @@ struct BlobWriter::Impl {
   BoundedQueue<Upload> uploads;
   std::vector<std::thread> workers;
   std::vector<std::thread> uploaders;
+
+  std::mutex spare_mu;
+  std::vector<Bytes> spare;  // memory of stored packs, for new builders
 
   std::mutex pack_mu[2];
   std::optional<PackBuilder> builders[2];  // per BlobType: trees never share packs with data
