@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "core/time_format.h"
+
 namespace bulwark::repo {
 
 storage::ObjectLock ObjectLockConfig::ToBackend() const {
@@ -72,12 +74,7 @@ void LockedTally::Add(uint64_t size, int64_t until_unix) {
 }
 
 std::string FormatUnlockTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return FormatUtc(unix_seconds, "%Y-%m-%d %H:%M:%S UTC");
 }
 
 std::string LockedTally::Message(const std::string& one, const std::string& many) const {

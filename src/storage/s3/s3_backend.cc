@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "core/time_format.h"
 #include "storage/s3/sigv4.h"
 #include "storage/s3/xml.h"
 
@@ -71,14 +72,7 @@ int64_t ParseIsoDate(const std::string& s) {
 }
 
 // "YYYY-MM-DDTHH:MM:SSZ" (ISO 8601, UTC), as x-amz-object-lock-retain-until-date wants it.
-std::string IsoDate(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoDate(int64_t unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(

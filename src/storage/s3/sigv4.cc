@@ -8,6 +8,8 @@
 #include <ctime>
 #include <map>
 
+#include "core/time_format.h"
+
 namespace bulwark::storage::s3 {
 
 namespace {
@@ -157,13 +159,6 @@ Signature Sign(const SigningRequest& req, const Credentials& creds, const std::s
   return sig;
 }
 
-std::string AmzDate(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string AmzDate(int64_t unix_seconds) { return FormatUtc(unix_seconds, "%Y%m%dT%H%M%SZ"); }
 
 }  // namespace bulwark::storage::s3
