@@ -214,14 +214,21 @@ struct BlobWriter::Impl {
     return Status::Ok();
   }
 
-  Result<bool> Add(BlobType type, const Id& id, Bytes plaintext) {
-    BW_RETURN_IF_ERROR(CurrentError());
+  // Claims a blob and counts it as new; false (counted as a duplicate) when it is stored or
+  // claimed already.
+  bool ClaimNew(BlobType type, const Id& id, size_t size) {
     if (!Claim(type, id)) {
       ++blobs_duplicate;
       return false;
     }
     ++blobs_new;
-    bytes_raw += plaintext.size();
+    bytes_raw += size;
+    return true;
+  }
+
+  Result<bool> Add(BlobType type, const Id& id, Bytes plaintext) {
+    BW_RETURN_IF_ERROR(CurrentError());
+    if (!ClaimNew(type, id, plaintext.size())) return false;
     {
       std::lock_guard lock(flight_mu);
       ++jobs_outstanding;
@@ -236,12 +243,7 @@ struct BlobWriter::Impl {
 
   Result<bool> AddInCaller(BlobType type, const Id& id, ByteView plaintext) {
     BW_RETURN_IF_ERROR(CurrentError());
-    if (!Claim(type, id)) {
-      ++blobs_duplicate;
-      return false;
-    }
-    ++blobs_new;
-    bytes_raw += plaintext.size();
+    if (!ClaimNew(type, id, plaintext.size())) return false;
     thread_local Bytes sealed;
     EncodeAndPack(type, id, plaintext, sealed);
     BW_RETURN_IF_ERROR(CurrentError());
