@@ -149,7 +149,7 @@ expect_exit 0 --repo "$RG" snapshots --json
 # the administrator's way out, and why compliance mode is what stops everyone.
 v=$(s3api head-object --bucket bulwark-lock-gov --key "repo/snapshots/$old" --query VersionId \
   --output text)
-s3api delete-object --bucket bulwark-lock-gov --key "repo/snapshots/$old" --version-id "$v" \
+s3api delete-object --bucket bulwark-lock-gov --key "repo/snapshots/$old" --version-id="$v" \
   --bypass-governance-retention >/dev/null || fail "a governance bypass was refused"
 packs_before=$(versions bulwark-lock-gov repo/data/ Versions)
 expect_exit 0 --repo "$RG" prune --max-unused 0 --json
@@ -185,16 +185,16 @@ P=$(first_key $B repo/data/)
 V=$(s3api head-object --bucket $B --key "$P" --query VersionId --output text)
 s3api get-object --bucket $B --key "$P" "$T/pack.orig" >/dev/null
 orig=$(sha256sum <"$T/pack.orig")
-if s3api delete-object --bucket $B --key "$P" --version-id "$V" 2>"$T/aws.err"; then
+if s3api delete-object --bucket $B --key "$P" --version-id="$V" 2>"$T/aws.err"; then
   fail "a locked pack version was deleted"
 fi
 assert_grep "AccessDenied" "$T/aws.err"
-if s3api delete-object --bucket $B --key "$P" --version-id "$V" --bypass-governance-retention \
+if s3api delete-object --bucket $B --key "$P" --version-id="$V" --bypass-governance-retention \
   2>"$T/aws.err"; then
   fail "a compliance-locked pack was deleted with the governance bypass"
 fi
 assert_grep "AccessDenied" "$T/aws.err"
-if s3api put-object-retention --bucket $B --key "$P" --version-id "$V" \
+if s3api put-object-retention --bucket $B --key "$P" --version-id="$V" \
   --retention "Mode=COMPLIANCE,RetainUntilDate=$(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)" \
   2>"$T/aws.err"; then
   fail "the retention of a locked pack was shortened"
@@ -202,7 +202,7 @@ fi
 log "delete by version id, with the bypass, shortening retention: all refused"
 head -c 1000 /dev/urandom >"$T/evil"
 V2=$(s3api put-object --bucket $B --key "$P" --body "$T/evil" --query VersionId --output text)
-s3api get-object --bucket $B --key "$P" --version-id "$V" "$T/pack.v" >/dev/null
+s3api get-object --bucket $B --key "$P" --version-id="$V" "$T/pack.v" >/dev/null
 [[ $(sha256sum <"$T/pack.v") == "$orig" ]] || fail "the locked version changed"
 expect_exit 4 --repo "$RC" check --read-data
 pid=${P##*/}
@@ -217,8 +217,8 @@ cat "$T/out" "$T/err" >"$T/check.txt"
 assert_grep "${pid:0:8}" "$T/check.txt" "check does not name the hidden pack"
 log "pack behind a delete marker: check exit 4 naming it"
 # Recovery: remove what the attacker added (neither is locked); the locked version is current.
-s3api delete-object --bucket $B --key "$P" --version-id "$M" >/dev/null
-s3api delete-object --bucket $B --key "$P" --version-id "$V2" >/dev/null
+s3api delete-object --bucket $B --key "$P" --version-id="$M" >/dev/null
+s3api delete-object --bucket $B --key "$P" --version-id="$V2" >/dev/null
 expect_exit 0 --repo "$RC" check --read-data
 expect_exit 0 --repo "$RC" restore latest --target "$T/rc2"
 same_tree "$T/src" "$T/rc2$T/src"
