@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <cstring>
 #include <memory>
 
 #include "crypto/aead.h"
@@ -81,8 +82,13 @@ size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, Byt
   return out.size() - before;
 }
 
-Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, const Id& id,
-                                ByteView sealed, uint32_t raw_length, DecodeBuffers& buffers) {
+namespace {
+
+// Decrypts and inflates a blob. With `dest` (exactly raw_length bytes) the plaintext is
+// written there, so a caller assembling a larger buffer needs no extra copy; otherwise it
+// goes to `buffers`. The returned view points at the plaintext.
+Result<ByteView> Decode(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
+                        uint32_t raw_length, DecodeBuffers& buffers, MutableByteView* dest) {
   BW_ASSIGN_OR_RETURN(ByteView plain,
                       crypto::OpenInto(key, sealed, BlobAssociatedData(type, id), buffers.opened));
   if (plain.empty()) return Corrupt("empty blob frame");
@@ -90,7 +96,9 @@ Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, con
     if (raw_length != kUnknownRawLength && plain.size() - 1 != raw_length)
       return Corrupt("blob length " + std::to_string(plain.size() - 1) + " != indexed " +
                      std::to_string(raw_length));
-    return plain.subspan(1);
+    if (dest == nullptr) return plain.subspan(1);
+    if (raw_length > 0) std::memcpy(dest->data(), plain.data() + 1, raw_length);
+    return ByteView(dest->data(), raw_length);
   }
   if (plain[0] != kFrameZstd) return Corrupt("unknown blob frame type");
   ByteView z = plain.subspan(1);
@@ -100,12 +108,31 @@ Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, con
   if (raw_length != kUnknownRawLength ? size != raw_length : size > kMaxUnknownRawLength)
     return Corrupt("compressed blob size " + std::to_string(size) + " is not the indexed " +
                    std::to_string(raw_length));
-  if (buffers.inflated.size() < size) buffers.inflated.resize(size);
-  size_t got = ZSTD_decompressDCtx(ThreadDCtx(), buffers.inflated.data(), size, z.data(), z.size());
+  uint8_t* out = dest != nullptr ? dest->data() : nullptr;
+  if (out == nullptr) {
+    if (buffers.inflated.size() < size) buffers.inflated.resize(size);
+    out = buffers.inflated.data();
+  }
+  size_t got = ZSTD_decompressDCtx(ThreadDCtx(), out, size, z.data(), z.size());
   if (ZSTD_isError(got) || got != size)
     return Corrupt(std::string("decompression failed: ") +
                    (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output"));
-  return ByteView(buffers.inflated.data(), size);
+  return ByteView(out, size);
+}
+
+}  // namespace
+
+Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, const Id& id,
+                                ByteView sealed, uint32_t raw_length, DecodeBuffers& buffers) {
+  return Decode(key, type, id, sealed, raw_length, buffers, nullptr);
+}
+
+Status DecodeBlobTo(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
+                    MutableByteView dest, DecodeBuffers& buffers) {
+  if (dest.size() >= kUnknownRawLength) return Corrupt("blob destination too large");
+  auto plain = Decode(key, type, id, sealed, static_cast<uint32_t>(dest.size()), buffers, &dest);
+  if (!plain.ok()) return plain.error();
+  return Status::Ok();
 }
 
 Result<Bytes> DecodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,

@@ -36,6 +36,10 @@ struct DecodeBuffers {
 // are next used.
 Result<ByteView> DecodeBlobInto(const crypto::SecretKey& key, BlobType type, const Id& id,
                                 ByteView sealed, uint32_t raw_length, DecodeBuffers& buffers);
+// DecodeBlob straight into `dest`, whose size is the blob's indexed raw length (a restore
+// assembles consecutive blobs of a file in one buffer and writes them with one call).
+Status DecodeBlobTo(const crypto::SecretKey& key, BlobType type, const Id& id, ByteView sealed,
+                    MutableByteView dest, DecodeBuffers& buffers);
 
 class PackBuilder {
  public:

@@ -403,21 +403,39 @@ Result<Bytes> Repository::DecodeBlob(BlobType type, const Id& id, ByteView seale
   return plain;
 }
 
+namespace {
+// Why a blob fetched for restore is unusable: its decode error, or (decoded fine) a plaintext
+// that does not hash to its ID. Built only on failure: restores decode millions of blobs.
+Error DecodeProblem(const Id& id, const Status& decoded) {
+  if (!decoded.ok()) return decoded.error().Wrap("blob " + id.ShortHex());
+  return Error(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
+}
+}  // namespace
+
 Result<ByteView> Repository::DecodeBlobInto(BlobType type, const Id& id, ByteView sealed,
                                             uint32_t raw_length, DecodeBuffers& buffers) const {
   auto plain = repo::DecodeBlobInto(key_.encryption, type, id, sealed, raw_length, buffers);
-  Error problem(ErrorCode::kIntegrity, "blob " + id.ShortHex() + ": content hash mismatch");
-  if (!plain.ok()) {
-    problem = plain.error().Wrap("blob " + id.ShortHex());
-  } else if (BlobId(*plain) == id) {
-    return plain;
-  }
+  if (plain.ok() && BlobId(*plain) == id) return plain;
+  Error problem = DecodeProblem(id, plain.ok() ? Status::Ok() : Status(plain.error()));
   if (!fallbacks_) return problem;
   auto other = LoadFromFallbacks(type, id, problem);
   if (!other.ok()) return other.error();
   if (raw_length != kUnknownRawLength && other->size() != raw_length) return problem;
   buffers.inflated = std::move(*other);
   return ByteView(buffers.inflated.data(), buffers.inflated.size());
+}
+
+Status Repository::DecodeBlobTo(BlobType type, const Id& id, ByteView sealed, MutableByteView dest,
+                                DecodeBuffers& buffers) const {
+  Status decoded = repo::DecodeBlobTo(key_.encryption, type, id, sealed, dest, buffers);
+  if (decoded.ok() && BlobId(dest) == id) return Status::Ok();
+  Error problem = DecodeProblem(id, decoded);
+  if (!fallbacks_) return problem;
+  auto other = LoadFromFallbacks(type, id, problem);
+  if (!other.ok()) return other.error();
+  if (other->size() != dest.size()) return problem;
+  std::copy(other->begin(), other->end(), dest.begin());
+  return Status::Ok();
 }
 
 Result<Id> Repository::SaveObject(ObjectKind kind, ByteView plaintext) {

@@ -88,6 +88,9 @@ class Repository {
   // points into `buffers`.
   Result<ByteView> DecodeBlobInto(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length,
                                   DecodeBuffers& buffers) const;
+  // The same into `dest`, sized to the indexed raw length; on error `dest` holds garbage.
+  Status DecodeBlobTo(BlobType type, const Id& id, ByteView sealed, MutableByteView dest,
+                      DecodeBuffers& buffers) const;
 
   // How messages name this repository (a configured name, else its location).
   void SetDisplayName(std::string name) { display_name_ = std::move(name); }

@@ -93,6 +93,43 @@ TEST(PackTest, DecodeBlobIntoReusesBuffers) {
   EXPECT_GE(buffers.inflated.size(), 300000u);  // grown once, kept
 }
 
+// Blobs decode side by side into one caller buffer (as a restore assembles a file's
+// consecutive blocks): each lands exactly in its slot, neighbours untouched; a wrong ID, key
+// or slot size is refused.
+TEST(PackTest, DecodeBlobToFillsCallerSlots) {
+  auto key = TestKey(7);
+  DecodeBuffers buffers;
+  const std::vector<Bytes> blobs = {TextData(16384), RandomData(16384, 4), Bytes{}, TextData(5000)};
+  size_t total = 0;
+  for (const auto& b : blobs) total += b.size();
+  Bytes out(total + 1, 0xEE);
+  size_t at = 0;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    Bytes sealed;
+    EncodeBlob(key, BlobType::kData, FakeId(static_cast<int>(i)), blobs[i], 3, sealed);
+    MutableByteView slot(out.data() + at, blobs[i].size());
+    Status ok =
+        DecodeBlobTo(key, BlobType::kData, FakeId(static_cast<int>(i)), sealed, slot, buffers);
+    ASSERT_TRUE(ok.ok()) << i << ": " << ok.error().message();
+    EXPECT_EQ(Bytes(slot.begin(), slot.end()), blobs[i]) << i;
+    EXPECT_FALSE(DecodeBlobTo(key, BlobType::kData, FakeId(99), sealed, slot, buffers).ok());
+    EXPECT_FALSE(DecodeBlobTo(TestKey(8), BlobType::kData, FakeId(static_cast<int>(i)), sealed,
+                              slot, buffers)
+                     .ok());
+    if (!blobs[i].empty()) {
+      auto short_slot = DecodeBlobTo(key, BlobType::kData, FakeId(static_cast<int>(i)), sealed,
+                                     slot.first(slot.size() - 1), buffers);
+      ASSERT_FALSE(short_slot.ok());
+      EXPECT_EQ(short_slot.error().code(), ErrorCode::kIntegrity);
+    }
+    at += blobs[i].size();
+  }
+  Bytes expected;
+  for (const auto& b : blobs) expected.insert(expected.end(), b.begin(), b.end());
+  EXPECT_EQ(Bytes(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(total)), expected);
+  EXPECT_EQ(out.back(), 0xEE);
+}
+
 TEST(PackTest, EmptyAndTinyBlobs) {
   auto key = TestKey(1);
   for (size_t n : {0, 1, 63, 64, 65}) {

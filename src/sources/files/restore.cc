@@ -9,14 +9,17 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "core/cancel.h"
 #include "core/thread_pool.h"
 #include "repo/tree.h"
+#include "sources/files/background_sync.h"
 #include "sources/files/fs_util.h"
 #include "sources/files/list.h"
 
@@ -40,6 +43,8 @@ constexpr size_t kFilesPerCreateTask = 128;
 // One regular file being restored in the current batch.
 // Writeback of a file being restored is started once this much was written to it.
 constexpr uint64_t kWritebackBytes = 8u << 20;
+// The target's file system is synced in the background each time this much more was written.
+constexpr uint64_t kBackgroundSyncBytes = 128u << 20;
 
 struct FileTask {
   std::string path;       // final path under the target
@@ -111,6 +116,7 @@ class Restorer {
   Result<FilesRestoreResult> Run() {
     if (options_.target.empty()) return Error(ErrorCode::kUsage, "no restore target given");
     BW_RETURN_IF_ERROR(MakeDirs(options_.target));
+    background_sync_.emplace(options_.target, kBackgroundSyncBytes);
     BW_ASSIGN_OR_RETURN(auto parts, SplitSnapshotPath(options_.subpath));
     std::string snap_root = "/";
     for (const auto& p : parts) snap_root = JoinPath(snap_root, p);
@@ -135,6 +141,7 @@ class Restorer {
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetMetadata(it->first, it->second);
     if (progress_ != nullptr) progress_->totals_final.store(true);
 
+    background_sync_.reset();
     UniqueFd fd(::open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.valid() || ::syncfs(fd.get()) != 0) {
       return ErrnoError("syncing restored data in " + options_.target, errno);
@@ -439,8 +446,9 @@ class Restorer {
     if (!f.damaged.exchange(true)) f.damage = reason;
   }
 
-  void Done(FileTask& f) {
-    if (f.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) Finalize(f);
+  // `uses` blob writes of `f` are over (written, or given up).
+  void Done(FileTask& f, int64_t uses = 1) {
+    if (uses > 0 && f.remaining.fetch_sub(uses, std::memory_order_acq_rel) == uses) Finalize(f);
   }
 
   // Last write of a file: apply metadata and rename it into place, or drop it.
@@ -501,45 +509,81 @@ class Restorer {
     return Status::Ok();
   }
 
-  void WriteUse(const BlobUse& use, ByteView plain) {
-    FileTask& f = *use.file;
-    if (!f.failed.load() && !f.damaged.load() && !Stopped()) {
-      // Files that were sparse keep their all-zero chunks as holes (the file was truncated
-      // to its full size, so they read back as zeros).
-      if (!(f.meta.sparse && IsAllZero(plain))) {
-        UniqueFd scratch;
-        const int fd = WriteFd(f, scratch);
-        if (fd >= 0) {
-          Status s =
-              f.meta.sparse
-                  ? WriteSkippingZeroBlocks(fd, plain, use.file_offset, "writing " + f.path)
-                  : WriteAll(fd, plain, static_cast<int64_t>(use.file_offset), "writing " + f.path);
-          if (!s.ok()) {
-            FailFile(f, s.error());
-          } else if (f.unflushed.fetch_add(plain.size(), std::memory_order_relaxed) +
-                         plain.size() >=
-                     kWritebackBytes) {
-            // Start writeback now, asynchronously: the disk then works while later chunks
-            // are fetched and decoded, instead of all of it waiting for the final syncfs.
-            // In large steps: each call submits I/O from this thread, and thousands of
-            // small submissions (16 KiB database blocks) cost more CPU than the copy.
-            f.unflushed.store(0, std::memory_order_relaxed);
-            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-          }
-        }
+  bool Writable(const FileTask& f) const {
+    return !f.failed.load() && !f.damaged.load() && !Stopped();
+  }
+
+  // Writes `data` at `offset` of `f`, unless the file failed, is damaged or the restore
+  // stopped. Files that were sparse keep their all-zero blocks as holes (the file was
+  // truncated to its full size, so they read back as zeros).
+  void WriteData(FileTask& f, ByteView data, uint64_t offset) {
+    if (!Writable(f)) return;
+    if (!(f.meta.sparse && IsAllZero(data))) {
+      UniqueFd scratch;
+      const int fd = WriteFd(f, scratch);
+      if (fd < 0) return;
+      Status s = f.meta.sparse
+                     ? WriteSkippingZeroBlocks(fd, data, offset, "writing " + f.path)
+                     : WriteAll(fd, data, static_cast<int64_t>(offset), "writing " + f.path);
+      if (!s.ok()) {
+        FailFile(f, s.error());
+        return;
       }
-      bytes_written_.fetch_add(plain.size(), std::memory_order_relaxed);
-      if (progress_ != nullptr) {
-        progress_->bytes_done.fetch_add(plain.size(), std::memory_order_relaxed);
+      if (f.unflushed.fetch_add(data.size(), std::memory_order_relaxed) + data.size() >=
+          kWritebackBytes) {
+        // Start writeback now, asynchronously: the disk then works while later chunks are
+        // fetched and decoded, instead of all of it waiting for the final syncfs. In large
+        // steps: each call submits I/O from this thread, and thousands of small submissions
+        // (16 KiB database blocks) cost more CPU than the copy.
+        f.unflushed.store(0, std::memory_order_relaxed);
+        ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
       }
     }
-    Done(f);
+    background_sync_->Add(data.size());
+    bytes_written_.fetch_add(data.size(), std::memory_order_relaxed);
+    if (progress_ != nullptr)
+      progress_->bytes_done.fetch_add(data.size(), std::memory_order_relaxed);
+  }
+
+  void WriteUse(const BlobUse& use, ByteView plain) {
+    WriteData(*use.file, plain, use.file_offset);
+    Done(*use.file);
   }
 
   static std::string DamageReason(const Id& pack, const Error& e) {
     if (e.code() == ErrorCode::kNotFound)
       return "data missing (pack " + pack.ShortHex() + " not found)";
     return "damaged data in pack " + pack.ShortHex();
+  }
+
+  // A blob that could not be had: its places are damaged, unless storage failed (I/O,
+  // network), which fails the whole restore.
+  void LoseBlob(const Id& pack, const BlobUse* begin, const BlobUse* end, const Error& e) {
+    if (e.code() != ErrorCode::kIntegrity && e.code() != ErrorCode::kNotFound) {
+      Fail(e.Wrap("reading pack " + pack.ShortHex()));
+    }
+    for (const BlobUse* u = begin; u != end; ++u) {
+      MarkDamaged(*u->file, DamageReason(pack, e));
+      Done(*u->file);
+    }
+  }
+
+  // Adjacent blobs of one file (not a sparse one), decoded side by side into one buffer and
+  // written with one call: the kernel spends far more on thousands of 16 KiB writes than on a
+  // few large ones. The blobs' Done waits for the write.
+  struct WriteRun {
+    FileTask* file = nullptr;
+    uint64_t offset = 0;  // in the file
+    size_t size = 0;      // bytes decoded so far
+    int64_t uses = 0;
+  };
+  static constexpr size_t kMaxRunBytes = 1u << 20;
+
+  void FlushRun(WriteRun& run, ByteView buffer) {
+    if (run.file == nullptr) return;
+    if (run.size > 0) WriteData(*run.file, buffer.first(run.size), run.offset);
+    Done(*run.file, run.uses);
+    run = WriteRun{};
   }
 
   // Fetches one range of a pack and writes every blob in it to all its places.
@@ -554,37 +598,72 @@ class Restorer {
     for (const BlobUse* u = begin; u != end; ++u) {
       stop = std::max<uint64_t>(stop, uint64_t{u->offset} + u->length);
     }
-    // Each worker keeps its read and decode buffers for the whole restore.
+    // Each worker keeps its read, decode and write buffers for the whole restore.
     static thread_local Bytes range_buffer;
-    static thread_local Bytes single_buffer;
+    static thread_local Bytes run_buffer;
+    static thread_local std::vector<const BlobUse*> order;
     static thread_local repo::DecodeBuffers decode_buffers;
     auto range = repo_.backend().GetRangeInto(key, start, stop - start, range_buffer);
+    if (!range.ok()) {
+      RunRangeBlobByBlob(pack, begin, end);
+      return;
+    }
+    if (run_buffer.size() < kMaxRunBytes) run_buffer.resize(kMaxRunBytes);
+    // In file order: several files' blocks share a pack (parallel readers), and the blocks of
+    // one file that this range holds then decode into one buffer and go out in one write.
+    order.clear();
+    for (const BlobUse* u = begin; u != end; ++u) order.push_back(u);
+    std::sort(order.begin(), order.end(), [](const BlobUse* a, const BlobUse* b) {
+      return a->file != b->file ? std::less<const FileTask*>()(a->file, b->file)
+                                : a->file_offset < b->file_offset;
+    });
+    WriteRun run;
+    for (const BlobUse* u : order) {
+      ByteView sealed = range->subspan(u->offset - start, u->length);
+      if (u->file->meta.sparse || u->raw_length > kMaxRunBytes) {
+        auto plain = repo_.DecodeBlobInto(repo::BlobType::kData, u->id, sealed, u->raw_length,
+                                          decode_buffers);
+        if (plain.ok()) {
+          WriteUse(*u, *plain);
+        } else {
+          LoseBlob(pack, u, u + 1, plain.error());
+        }
+        continue;
+      }
+      if (run.file != u->file || run.offset + run.size != u->file_offset ||
+          run.size + u->raw_length > kMaxRunBytes) {
+        FlushRun(run, run_buffer);
+        run.file = u->file;
+        run.offset = u->file_offset;
+      }
+      MutableByteView dest(run_buffer.data() + run.size, u->raw_length);
+      Status decoded =
+          repo_.DecodeBlobTo(repo::BlobType::kData, u->id, sealed, dest, decode_buffers);
+      if (decoded.ok()) {
+        run.size += dest.size();
+        ++run.uses;
+      } else {
+        LoseBlob(pack, u, u + 1, decoded.error());
+      }
+    }
+    FlushRun(run, run_buffer);
+  }
+
+  // When a range as a whole cannot be read (e.g. a truncated pack): each blob on its own, so
+  // only the blobs that are really lost are reported.
+  void RunRangeBlobByBlob(const Id& pack, const BlobUse* begin, const BlobUse* end) {
+    const std::string key = repo::PackKey(pack);
+    static thread_local Bytes single_buffer;
+    static thread_local repo::DecodeBuffers decode_buffers;
     for (const BlobUse* g = begin; g != end;) {
       const BlobUse* gend = g;
       while (gend != end && gend->offset == g->offset && gend->id == g->id) ++gend;
-      Result<ByteView> plain = Error(ErrorCode::kFailure, "");
-      if (range.ok()) {
-        plain = repo_.DecodeBlobInto(repo::BlobType::kData, g->id,
-                                     range->subspan(g->offset - start, g->length), g->raw_length,
-                                     decode_buffers);
-      } else {
-        // The range as a whole failed (e.g. a truncated pack): try the blob on its own so
-        // only the blobs that are really lost are reported.
-        auto one = repo_.backend().GetRangeInto(key, g->offset, g->length, single_buffer);
-        plain = one.ok() ? repo_.DecodeBlobInto(repo::BlobType::kData, g->id, *one, g->raw_length,
-                                                decode_buffers)
-                         : Result<ByteView>(one.error());
-      }
+      auto one = repo_.backend().GetRangeInto(key, g->offset, g->length, single_buffer);
+      auto plain = one.ok() ? repo_.DecodeBlobInto(repo::BlobType::kData, g->id, *one,
+                                                   g->raw_length, decode_buffers)
+                            : Result<ByteView>(one.error());
       if (!plain.ok()) {
-        if (plain.error().code() != ErrorCode::kIntegrity &&
-            plain.error().code() != ErrorCode::kNotFound) {
-          // Not damage but a storage failure (I/O, network): the whole restore fails.
-          Fail(plain.error().Wrap("reading pack " + pack.ShortHex()));
-        }
-        for (const BlobUse* u = g; u != gend; ++u) {
-          MarkDamaged(*u->file, DamageReason(pack, plain.error()));
-          Done(*u->file);
-        }
+        LoseBlob(pack, g, gend, plain.error());
       } else {
         for (const BlobUse* u = g; u != gend; ++u) WriteUse(*u, *plain);
       }
@@ -696,7 +775,8 @@ class Restorer {
   std::map<FileTask*, LinkKey> link_tasks_;
   size_t batch_uses_ = 0;
 
-  ThreadPool pool_;  // last: joined first
+  std::optional<BackgroundSync> background_sync_;  // while files are written
+  ThreadPool pool_;                                // last: joined first
 
  public:
   uint64_t bytes_written() const { return bytes_written_.load(); }

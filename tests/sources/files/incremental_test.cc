@@ -31,6 +31,57 @@ class FilesIncrementalTest : public FilesRepoTest {
     WriteFile(src_ + "/big.bin", RandomData(4 << 20, 99));
   }
 
+  // Flips one byte in the middle of chunk `index` of `path` in `snapshot`, in its pack; the
+  // chunk's location, for messages.
+  repo::BlobLocation DamageChunk(const repo::Snapshot& snapshot, const std::string& path,
+                                 size_t index) {
+    auto node = FindNode(*repo_, snapshot, path);
+    EXPECT_TRUE(node.ok()) << node.error().message();
+    if (!node.ok() || index >= node->content.size()) {
+      ADD_FAILURE() << path << " has no chunk " << index;
+      return {};
+    }
+    auto loc = repo_->index().Find(repo::BlobType::kData, node->content[index]);
+    EXPECT_TRUE(loc.has_value());
+    if (!loc) return {};
+    const std::string pack_file = repo_path_ + "/" + repo::PackKey(loc->pack);
+    int fd = ::open(pack_file.c_str(), O_RDWR);
+    EXPECT_GE(fd, 0) << pack_file;
+    uint8_t byte = 0;
+    const off_t at = loc->offset + loc->length / 2;
+    EXPECT_EQ(::pread(fd, &byte, 1, at), 1);
+    byte ^= 0x40;
+    EXPECT_EQ(::pwrite(fd, &byte, 1, at), 1);
+    ::close(fd);
+    return *loc;
+  }
+
+  // Restores `snapshot` into `target` after DamageChunk hit `victim` at `loc`: only the victim
+  // is refused (absent, no temporary left), every other file is intact.
+  void ExpectOnlyVictimRefused(const repo::Snapshot& snapshot, const std::string& victim,
+                               const repo::BlobLocation& loc, const std::string& target) {
+    FilesRestoreOptions ropt;
+    ropt.target = target;
+    ropt.subpath = src_;
+    auto r = RestoreSnapshot(*repo_, snapshot, ropt);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    ASSERT_EQ(r->damaged.size(), 1u);
+    EXPECT_EQ(r->damaged[0], victim + ": damaged data in pack " + loc.pack.ShortHex());
+    EXPECT_TRUE(r->errors.empty());
+    EXPECT_FALSE(std::filesystem::exists(target + victim.substr(src_.size())));
+    size_t files = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(target)) {
+      EXPECT_EQ(e.path().filename().string().find(".bulwark-"), std::string::npos) << e.path();
+      if (e.is_regular_file()) {
+        std::string rel = e.path().string().substr(target.size());
+        EXPECT_EQ(ReadFileBytes(e.path().string()), ReadFileBytes(src_ + rel)) << rel;
+        ++files;
+      }
+    }
+    EXPECT_EQ(files, 20u);
+    EXPECT_EQ(r->files, 20u);
+  }
+
   Result<FilesBackupResult> Backup() {
     FilesBackupOptions opt;
     opt.paths = {src_};
@@ -112,45 +163,17 @@ TEST_F(FilesIncrementalTest, DamagedPackRefusesOnlyTheAffectedFile) {
   ASSERT_TRUE(b.ok()) << b.error().message();
   // Flip a byte inside the first chunk of one file.
   const std::string victim = src_ + "/dir2/file3";
-  auto node = FindNode(*repo_, b->snapshot, victim);
-  ASSERT_TRUE(node.ok()) << node.error().message();
-  ASSERT_FALSE(node->content.empty());
-  auto loc = repo_->index().Find(repo::BlobType::kData, node->content[0]);
-  ASSERT_TRUE(loc.has_value());
-  const std::string pack_file = repo_path_ + "/" + repo::PackKey(loc->pack);
-  {
-    int fd = ::open(pack_file.c_str(), O_RDWR);
-    ASSERT_GE(fd, 0) << pack_file;
-    uint8_t byte;
-    off_t at = loc->offset + loc->length / 2;
-    ASSERT_EQ(::pread(fd, &byte, 1, at), 1);
-    byte ^= 0x40;
-    ASSERT_EQ(::pwrite(fd, &byte, 1, at), 1);
-    ::close(fd);
-  }
-  FilesRestoreOptions ropt;
-  ropt.target = tmp_ + "/damaged";
-  ropt.subpath = src_;
-  auto r = RestoreSnapshot(*repo_, b->snapshot, ropt);
-  ASSERT_TRUE(r.ok()) << r.error().message();
-  ASSERT_EQ(r->damaged.size(), 1u);
-  EXPECT_EQ(r->damaged[0], victim + ": damaged data in pack " + loc->pack.ShortHex());
-  EXPECT_TRUE(r->errors.empty());
-  // The damaged file is absent (not half-written); every other file is intact.
-  EXPECT_FALSE(std::filesystem::exists(ropt.target + "/dir2/file3"));
-  for (const auto& e : std::filesystem::recursive_directory_iterator(ropt.target)) {
-    EXPECT_EQ(e.path().filename().string().find(".bulwark-"), std::string::npos) << e.path();
-    if (e.is_regular_file()) {
-      std::string rel = e.path().string().substr(ropt.target.size());
-      EXPECT_EQ(ReadFileBytes(e.path().string()), ReadFileBytes(src_ + rel)) << rel;
-    }
-  }
-  EXPECT_EQ(r->files, 20u);
+  const repo::BlobLocation loc = DamageChunk(b->snapshot, victim, 0);
+  if (HasFailure()) return;
+  const std::string pack_file = repo_path_ + "/" + repo::PackKey(loc.pack);
+  ExpectOnlyVictimRefused(b->snapshot, victim, loc, tmp_ + "/damaged");
 
   // A truncated pack: only the files with data past the cut are refused.
-  ASSERT_EQ(::truncate(pack_file.c_str(), loc->offset + 1), 0);
+  ASSERT_EQ(::truncate(pack_file.c_str(), loc.offset + 1), 0);
+  FilesRestoreOptions ropt;
   ropt.target = tmp_ + "/truncated";
-  r = RestoreSnapshot(*repo_, b->snapshot, ropt);
+  ropt.subpath = src_;
+  auto r = RestoreSnapshot(*repo_, b->snapshot, ropt);
   ASSERT_TRUE(r.ok()) << r.error().message();
   ASSERT_FALSE(r->damaged.empty());
   EXPECT_EQ(r->files + r->damaged.size(), 21u);
@@ -158,6 +181,23 @@ TEST_F(FilesIncrementalTest, DamagedPackRefusesOnlyTheAffectedFile) {
     std::string path = d.substr(0, d.find(": "));
     EXPECT_FALSE(std::filesystem::exists(ropt.target + path.substr(src_.size()))) << path;
   }
+}
+
+// A damaged chunk in the middle of a large file whose chunks restore as one assembled write
+// (adjacent chunks decoded into one buffer): the file is refused, the chunks around it are not
+// written anywhere, and files sharing its packs are intact.
+TEST_F(FilesIncrementalTest, DamagedChunkInsideAWriteRunRefusesOnlyThatFile) {
+  MakeTree();
+  if (HasFatalFailure()) return;
+  auto b = Backup();
+  ASSERT_TRUE(b.ok()) << b.error().message();
+  const std::string victim = src_ + "/big.bin";
+  auto node = FindNode(*repo_, b->snapshot, victim);
+  ASSERT_TRUE(node.ok()) << node.error().message();
+  ASSERT_GE(node->content.size(), 8u);  // test repositories chunk at about 64 KiB
+  const repo::BlobLocation loc = DamageChunk(b->snapshot, victim, node->content.size() / 2);
+  if (HasFailure()) return;
+  ExpectOnlyVictimRefused(b->snapshot, victim, loc, tmp_ + "/damaged");
 }
 
 // Drops the capabilities that let root read any file, for this thread and the threads it
