@@ -40,11 +40,12 @@ constexpr uint64_t kMaxRange = 8u << 20;
 constexpr uint64_t kMaxGap = 256u << 10;
 constexpr size_t kFilesPerCreateTask = 128;
 
-// One regular file being restored in the current batch.
-// Writeback of a file being restored is started once this much was written to it.
-constexpr uint64_t kWritebackBytes = 8u << 20;
 // The target's file system is synced in the background each time this much more was written.
+// That thread is also what starts writeback: workers that start it themselves (per-file
+// sync_file_range) block in the block layer's writeback throttling instead of decoding.
 constexpr uint64_t kBackgroundSyncBytes = 128u << 20;
+
+// One regular file being restored in the current batch.
 
 struct FileTask {
   std::string path;       // final path under the target
@@ -54,8 +55,7 @@ struct FileTask {
   uint64_t size = 0;
   std::atomic<int64_t> remaining{0};  // blob writes still to do
   std::atomic<bool> damaged{false};
-  std::atomic<bool> failed{false};     // could not be written (already reported)
-  std::atomic<uint64_t> unflushed{0};  // bytes written since writeback was last started
+  std::atomic<bool> failed{false};  // could not be written (already reported)
   UniqueFd fd;  // open from the first write to Finalize, when a descriptor slot was free
   bool created = false;
   bool ok = false;  // renamed into place
@@ -346,7 +346,8 @@ class Restorer {
                       ".bulwark-" + std::to_string(pid_) + "-" + std::to_string(temp_counter_++) +
                       ".tmp";
     uint64_t offset = 0;
-    std::vector<std::pair<Id, BlobUse>> uses;
+    std::vector<std::pair<Id, BlobUse>>& uses = plan_scratch_;
+    uses.clear();
     uses.reserve(node.content.size());
     for (const Id& id : node.content) {
       auto loc = repo_.index().Find(repo::BlobType::kData, id);
@@ -368,7 +369,16 @@ class Restorer {
       primaries_[*key] = Primary{path, Primary::kPending};
       link_tasks_[task.get()] = *key;
     }
-    for (auto& [pack, use] : uses) plan_[pack].push_back(use);
+    // Consecutive blocks of a file mostly share a pack: look the pack up once per run of them.
+    std::vector<BlobUse>* pack_uses = nullptr;
+    const Id* pack_id = nullptr;
+    for (const auto& [pack, use] : uses) {
+      if (pack_id == nullptr || pack != *pack_id) {
+        pack_uses = &plan_[pack];
+        pack_id = &pack;
+      }
+      pack_uses->push_back(use);
+    }
     batch_uses_ += uses.size();
     if (progress_ != nullptr) {
       progress_->files_total.fetch_add(1, std::memory_order_relaxed);
@@ -467,9 +477,6 @@ class Restorer {
       if (f.created) ::unlink(f.temp_path.c_str());
       return;
     }
-    if (f.unflushed.load(std::memory_order_relaxed) > 0) {
-      ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
-    }
     SetMetadata(f.path, f.meta, fd.get());
     fd.Reset();
     if (::rename(f.temp_path.c_str(), f.path.c_str()) != 0) {
@@ -528,15 +535,6 @@ class Restorer {
       if (!s.ok()) {
         FailFile(f, s.error());
         return;
-      }
-      if (f.unflushed.fetch_add(data.size(), std::memory_order_relaxed) + data.size() >=
-          kWritebackBytes) {
-        // Start writeback now, asynchronously: the disk then works while later chunks are
-        // fetched and decoded, instead of all of it waiting for the final syncfs. In large
-        // steps: each call submits I/O from this thread, and thousands of small submissions
-        // (16 KiB database blocks) cost more CPU than the copy.
-        f.unflushed.store(0, std::memory_order_relaxed);
-        ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
       }
     }
     background_sync_->Add(data.size());
@@ -772,6 +770,7 @@ class Restorer {
   // Current batch.
   std::vector<std::unique_ptr<FileTask>> batch_;
   std::map<Id, std::vector<BlobUse>> plan_;
+  std::vector<std::pair<Id, BlobUse>> plan_scratch_;  // one file's uses, kept for its capacity
   std::map<FileTask*, LinkKey> link_tasks_;
   size_t batch_uses_ = 0;
 
