@@ -3,7 +3,8 @@
 # and benchmarks. Everything listens on 127.0.0.1 only and lives under DIR.
 #
 #   scripts/ceph-sandbox.sh start DIR    1 mon, 3 bluestore OSDs on sparse files, radosgw, one
-#                                        S3 user; DIR must be empty or absent (~25 s)
+#                                        S3 user, storage classes STANDARD and COLD; DIR must
+#                                        be empty or absent (~25 s)
 #   scripts/ceph-sandbox.sh stop DIR     stops every daemon of DIR by its PID file
 #   scripts/ceph-sandbox.sh kill-osd DIR N      SIGKILL osd.N (failure tests)
 #   scripts/ceph-sandbox.sh start-osd DIR N     restarts osd.N (it rejoins and recovers)
@@ -254,8 +255,18 @@ EOF
   wait_until "$TIMEOUT" "$num_osd OSDs up" osds_up "$num_osd"
   say "$num_osd OSDs up"
 
+  # A second storage class, COLD, with a data pool of its own beside STANDARD, for the tests
+  # of per-type storage classes and lifecycle transitions. Added before radosgw starts (it
+  # reads the zone at start). `user list` makes radosgw-admin create the default zone and
+  # zonegroup. There is no realm, so there is no period to commit.
+  radosgw-admin -c "$CEPH_CONF" -n client.admin user list >"$D/log/placement.log" 2>&1
+  radosgw-admin -c "$CEPH_CONF" -n client.admin zonegroup placement add --rgw-zonegroup default \
+    --placement-id default-placement --storage-class COLD >>"$D/log/placement.log" 2>&1
+  radosgw-admin -c "$CEPH_CONF" -n client.admin zone placement add --rgw-zone default \
+    --placement-id default-placement --storage-class COLD \
+    --data-pool default.rgw.cold.data >>"$D/log/placement.log" 2>&1
   start_rgw
-  say "radosgw on 127.0.0.1:$RGW_PORT"
+  say "radosgw on 127.0.0.1:$RGW_PORT (storage classes STANDARD and COLD)"
   local ak sk
   ak=SANDBOX$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
   sk=$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')

@@ -66,6 +66,7 @@ int RunCli(int argc, char** argv) {
   RegisterVersion(app, ctx);
   RegisterWal(app, ctx);
   RegisterCopy(app, ctx);
+  RegisterS3Lifecycle(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -25,6 +25,7 @@ void RegisterAudit(CLI::App& app, Context& ctx);
 void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterWal(CLI::App& app, Context& ctx);  // wal-push, wal-get, wal-status
 void RegisterCopy(CLI::App& app, Context& ctx);
+void RegisterS3Lifecycle(CLI::App& app, Context& ctx);  // s3-lifecycle (admin)
 
 // PostgreSQL subcommands of `backup` and `restore` (cmd_postgres_*.cc), added by
 // RegisterBackup/RegisterRestore.

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/passphrase.h"
+#include "storage/s3/s3_options.h"
 
 namespace bulwark::cli {
 
@@ -59,6 +60,77 @@ Status GetStringArray(const std::string& path, const toml::table& table, const c
   return Status::Ok();
 }
 
+// The storage class settings of an [s3] or [repositories.NAME.s3] table.
+Status GetS3Classes(const std::string& path, const toml::table& s3, const std::string& section,
+                    S3ClassSettings& out) {
+  auto check_type = [&](const std::string& type, const toml::node& where,
+                        const std::string& table) -> Status {
+    if (storage::s3::IsObjectType(type)) return Status::Ok();
+    return ConfigError(path, where.source(),
+                       section + "." + table + "." + type + ": unknown object type" +
+                           (type == "locks" || type == "deletions"
+                                ? " (" + type + "/ objects always use the bucket's default class)"
+                                : " (known: data, index, snapshots, wal, audit, keys, config)"));
+  };
+  if (const toml::node* node = s3.get("storage_class")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      return ConfigError(path, node->source(), "[" + section + ".storage_class] must be a table");
+    }
+    for (const auto& [key, value] : *t) {
+      const std::string type(key.str());
+      BW_RETURN_IF_ERROR(check_type(type, value, "storage_class"));
+      if (!value.is_string()) {
+        return ConfigError(path, value.source(),
+                           section + ".storage_class." + type + " must be a string");
+      }
+      const std::string cls = value.as_string()->get();
+      if (Status st = storage::s3::CheckStorageClass(cls, section + ".storage_class." + type);
+          !st.ok()) {
+        return ConfigError(path, value.source(), st.error().message());
+      }
+      out.storage_class[type] = cls;
+    }
+  }
+  if (const toml::node* node = s3.get("transition")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      return ConfigError(path, node->source(), "[" + section + ".transition] must be a table");
+    }
+    for (const auto& [key, value] : *t) {
+      const std::string type(key.str());
+      const std::string name = section + ".transition." + type;
+      BW_RETURN_IF_ERROR(check_type(type, value, "transition"));
+      const toml::table* tt = value.as_table();
+      const toml::node* days = tt ? tt->get("days") : nullptr;
+      const toml::node* cls = tt ? tt->get("class") : nullptr;
+      if (days == nullptr || !days->is_integer() || cls == nullptr || !cls->is_string()) {
+        return ConfigError(path, value.source(),
+                           name + " must be a table { days = N, class = \"CLASS\" }");
+      }
+      storage::s3::Transition tr;
+      const int64_t d = days->as_integer()->get();
+      if (d < 0 || d > 36500) {
+        return ConfigError(path, days->source(), name + ".days must be between 0 and 36500");
+      }
+      tr.days = static_cast<int>(d);
+      tr.storage_class = cls->as_string()->get();
+      if (Status st = storage::s3::CheckStorageClass(tr.storage_class, name + ".class"); !st.ok()) {
+        return ConfigError(path, cls->source(), st.error().message());
+      }
+      out.transition[type] = tr;
+    }
+  }
+  if (const toml::node* node = s3.get("abort_incomplete_upload_days")) {
+    if (!node->is_integer() || node->as_integer()->get() < 1 || node->as_integer()->get() > 36500) {
+      return ConfigError(path, node->source(),
+                         section + ".abort_incomplete_upload_days must be a number of days >= 1");
+    }
+    out.abort_incomplete_upload_days = static_cast<int>(node->as_integer()->get());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<FileConfig> LoadConfigFile(const std::string& path) {
@@ -89,6 +161,7 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
     BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "region", cfg.s3_region));
     BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "ca_bundle", cfg.s3_ca_bundle));
     BW_RETURN_IF_ERROR(GetString(path, *t, "s3", "profile", cfg.s3_profile));
+    BW_RETURN_IF_ERROR(GetS3Classes(path, *t, "s3", cfg.s3_classes));
   }
   if (const toml::node* node = root.get("repositories")) {
     const toml::table* t = node->as_table();
@@ -117,6 +190,7 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
         BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "region", r.s3_region));
         BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "ca_bundle", r.s3_ca_bundle));
         BW_RETURN_IF_ERROR(GetString(path, *st, s3_section.c_str(), "profile", r.s3_profile));
+        BW_RETURN_IF_ERROR(GetS3Classes(path, *st, s3_section, r.s3_classes));
       }
       named.emplace_back(static_cast<uint32_t>(value.source().begin.line), std::move(r));
     }
@@ -167,6 +241,30 @@ Status Context::Prepare() {
   return Status::Ok();
 }
 
+namespace {
+
+// The storage classes and lifecycle policy of `named` (may be null), per type, else those of
+// the [s3] table.
+void ResolveS3Classes(const FileConfig& config, const NamedRepository* named, Context::Target& t) {
+  t.backend.s3_storage_classes = config.s3_classes.storage_class;
+  t.s3_lifecycle.transitions = config.s3_classes.transition;
+  int abort_days = config.s3_classes.abort_incomplete_upload_days;
+  if (named != nullptr) {
+    for (const auto& [type, cls] : named->s3_classes.storage_class) {
+      t.backend.s3_storage_classes[type] = cls;
+    }
+    for (const auto& [type, tr] : named->s3_classes.transition) {
+      t.s3_lifecycle.transitions[type] = tr;
+    }
+    if (named->s3_classes.abort_incomplete_upload_days > 0) {
+      abort_days = named->s3_classes.abort_incomplete_upload_days;
+    }
+  }
+  if (abort_days > 0) t.s3_lifecycle.abort_incomplete_upload_days = abort_days;
+}
+
+}  // namespace
+
 Result<Context::Target> Context::ResolveTarget(const std::string& ref) const {
   auto pick = [](const std::string& flag, const std::string& a, const std::string& b) {
     return !flag.empty() ? flag : !a.empty() ? a : b;
@@ -181,6 +279,7 @@ Result<Context::Target> Context::ResolveTarget(const std::string& ref) const {
     t.backend.s3_region = pick(global.s3_region, named->s3_region, config.s3_region);
     t.backend.s3_ca_bundle = pick(global.s3_ca_bundle, named->s3_ca_bundle, config.s3_ca_bundle);
     t.backend.s3_profile = pick("", named->s3_profile, config.s3_profile);
+    ResolveS3Classes(config, named, t);
     return t;
   }
   // A plain word is a directory here, unless the config names repositories: then it is
@@ -198,6 +297,7 @@ Result<Context::Target> Context::ResolveTarget(const std::string& ref) const {
   t.backend.s3_region = pick(global.s3_region, config.s3_region, "");
   t.backend.s3_ca_bundle = pick(global.s3_ca_bundle, config.s3_ca_bundle, "");
   t.backend.s3_profile = config.s3_profile;
+  ResolveS3Classes(config, nullptr, t);
   return t;
 }
 

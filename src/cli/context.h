@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "crypto/keys.h"
 #include "repo/repository.h"
 #include "storage/backend.h"
+#include "storage/s3/lifecycle.h"
 
 namespace bulwark::cli {
 
@@ -35,12 +37,23 @@ struct GlobalOptions {
 //   [audit] operator = "...", compliance_tags = ["SOX", ...]
 //   [s3] endpoint = "...", region = "...", ca_bundle = "...", profile = "..."
 //   [repositories.NAME] url = "...", password_file = "..."
-//   [repositories.NAME.s3] endpoint, region, ca_bundle, profile (else the [s3] values)
+//   [s3] abort_incomplete_upload_days = N (s3-lifecycle)
+//   [s3.storage_class] TYPE = "CLASS"          (TYPE: data, index, snapshots, wal, audit,
+//   [s3.transition] TYPE = { days = N, class = "CLASS" }     keys, config; s3-lifecycle)
+//   [repositories.NAME.s3] endpoint, region, ca_bundle, profile (else the [s3] values), and
+//   the tables above (per type, else the [s3] ones)
+struct S3ClassSettings {
+  std::map<std::string, std::string> storage_class;           // type -> class
+  std::map<std::string, storage::s3::Transition> transition;  // type -> transition
+  int abort_incomplete_upload_days = 0;                       // 0: not set
+};
+
 struct NamedRepository {
   std::string name;
   std::string url;
   std::string password_file;
   std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
+  S3ClassSettings s3_classes;
 };
 
 struct FileConfig {
@@ -50,6 +63,7 @@ struct FileConfig {
   std::string operator_name;
   std::vector<std::string> compliance_tags;
   std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
+  S3ClassSettings s3_classes;
   std::vector<NamedRepository> repositories;  // [repositories.NAME], in file order
 
   const NamedRepository* FindRepository(std::string_view name) const;
@@ -92,6 +106,8 @@ class Context {
     std::string url;
     std::string password_file;  // from the config; empty = none
     storage::BackendOptions backend;
+    // Bucket lifecycle rules the config wants ([s3.transition], abort_incomplete_upload_days).
+    storage::s3::LifecyclePolicy s3_lifecycle;
   };
   // The repository this command works on (--repo, BULWARK_REPOSITORY, the config).
   Result<Target> PrimaryTarget() const;

@@ -18,6 +18,8 @@ Status Backend::EnableObjectLock(const ObjectLock&, bool) {
                                       Location() + " cannot hold locked objects");
 }
 
+Result<uint64_t> Backend::AbortStaleUploads(bool) { return uint64_t{0}; }
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {
   return OpenBackend(url, BackendOptions{});
 }
@@ -30,7 +32,7 @@ Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url,
   std::string path;
   if (url.starts_with("s3://")) {
     s3::S3Overrides overrides{options.s3_endpoint, options.s3_region, options.s3_ca_bundle,
-                              options.s3_profile};
+                              options.s3_profile, options.s3_storage_classes};
     BW_ASSIGN_OR_RETURN(s3::S3Options s3opts, s3::ResolveS3Options(url, overrides));
     return std::unique_ptr<Backend>(std::make_unique<s3::S3Backend>(std::move(s3opts)));
   }

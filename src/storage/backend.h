@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,11 @@ class Backend {
   // objects (kUsage naming what to do if not); CreateRoot after this call creates a root
   // that can. The default (backends without object lock, e.g. a local disk) returns kUsage.
   virtual Status EnableObjectLock(const ObjectLock& lock, bool verify_root);
+
+  // Aborts partial uploads under the repository that their writer left behind (a killed
+  // process's S3 multipart uploads, older than a backend-specific age) and returns how many;
+  // with `dry_run` only counts them. The default (backends without such uploads) returns 0.
+  virtual Result<uint64_t> AbortStaleUploads(bool dry_run);
 };
 
 // Settings for backends that need more than a URL; empty fields mean "not given" (the S3
@@ -88,6 +94,8 @@ struct BackendOptions {
   std::string s3_region;     // --s3-region or the config
   std::string s3_ca_bundle;  // --s3-ca-bundle or the config
   std::string s3_profile;    // profile in ~/.aws/credentials
+  // x-amz-storage-class per object type ("data", "index", ...; see storage/s3/s3_options.h)
+  std::map<std::string, std::string> s3_storage_classes;
 };
 
 // Opens a backend from a repository URL: a path, file:///path, or s3://bucket/prefix.

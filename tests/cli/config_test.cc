@@ -139,6 +139,46 @@ TEST_F(ConfigTest, NamedRepositoryErrorsNameTheLine) {
   EXPECT_NE(bad_s3.error().message().find("line 3"), std::string::npos) << bad_s3.error().message();
 }
 
+TEST_F(ConfigTest, StorageClassesAndTransitionsPerTypeAndRepository) {
+  auto path = Write("classes.toml",
+                    "[s3]\nabort_incomplete_upload_days = 3\n"
+                    "[s3.storage_class]\ndata = \"INTELLIGENT_TIERING\"\nindex = \"STANDARD\"\n"
+                    "[s3.transition]\ndata = { days = 30, class = \"GLACIER_IR\" }\n"
+                    "[repositories.cold]\nurl = \"s3://b/cold\"\n"
+                    "[repositories.cold.s3.storage_class]\ndata = \"COLD\"\n"
+                    "[repositories.cold.s3.transition]\nwal = { days = 7, class = \"COLD\" }\n");
+  auto cfg = LoadConfigFile(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message();
+  Context ctx;
+  ctx.config = *cfg;
+  auto t = ctx.ResolveTarget("cold");
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  // Per type: the repository's own value, else the [s3] one.
+  EXPECT_EQ(t->backend.s3_storage_classes.at("data"), "COLD");
+  EXPECT_EQ(t->backend.s3_storage_classes.at("index"), "STANDARD");
+  EXPECT_EQ(t->s3_lifecycle.transitions.at("data").storage_class, "GLACIER_IR");
+  EXPECT_EQ(t->s3_lifecycle.transitions.at("data").days, 30);
+  EXPECT_EQ(t->s3_lifecycle.transitions.at("wal").days, 7);
+  EXPECT_EQ(t->s3_lifecycle.abort_incomplete_upload_days, 3);
+  auto plain = ctx.ResolveTarget("s3://b/other");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->backend.s3_storage_classes.at("data"), "INTELLIGENT_TIERING");
+  EXPECT_FALSE(plain->s3_lifecycle.transitions.contains("wal"));
+}
+
+TEST_F(ConfigTest, StorageClassesNeedingARestoreAreRefused) {
+  for (const char* text :
+       {"[s3.storage_class]\ndata = \"GLACIER\"\n", "[s3.storage_class]\nwal = \"deep_archive\"\n",
+        "[s3.transition]\ndata = { days = 1, class = \"GLACIER_FLEXIBLE_RETRIEVAL\" }\n",
+        "[s3.storage_class]\nlocks = \"STANDARD_IA\"\n", "[s3.transition]\ndata = 30\n",
+        "[s3]\nabort_incomplete_upload_days = 0\n"}) {
+    auto cfg = LoadConfigFile(Write("bad.toml", text));
+    ASSERT_FALSE(cfg.ok()) << text;
+    EXPECT_EQ(cfg.error().code(), ErrorCode::kUsage) << text;
+    EXPECT_NE(cfg.error().message().find("line"), std::string::npos) << cfg.error().message();
+  }
+}
+
 TEST(ContextTest, FlagOverridesEnvironmentOverridesConfig) {
   Context ctx;
   ctx.config.repository_url = "/from/config";

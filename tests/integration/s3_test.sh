@@ -14,7 +14,12 @@
 #   5. radosgw killed and restarted in the middle of a backup: it completes after retries or
 #      fails cleanly, a re-run completes, restore is bit for bit;
 #   6. a fault proxy (503 SlowDown, resets before and after the server acted, stalls): backups
-#      and restores complete bit for bit, and the faults really happened.
+#      and restores complete bit for bit, and the faults really happened;
+#   7. lost answers to CreateMultipartUpload: the orphaned uploads are aborted;
+#   8. storage classes per object type (packs in the sandbox's COLD class, the rest in
+#      STANDARD; restore bit for bit), `s3-lifecycle --apply` beside a foreign rule (kept
+#      verbatim; a second run changes nothing), prune aborting a stale multipart upload under
+#      the prefix (and only there), and GLACIER refused with exit 2.
 source "$(dirname "$0")/lib.sh"
 
 command -v aws >/dev/null || fail "the AWS CLI is missing (scripts/install-deps.sh installs it)"
@@ -280,5 +285,120 @@ c=$(grep -c " reset-after-create " "$T/lostcreate.faults" || true)
 expect_exit 0 --repo "$R5" check --read-data
 n=$(pending_uploads bulwark-lostcreate)
 [[ $n == 0 ]] || fail "$n multipart uploads left pending after lost CreateMultipartUpload answers"
+
+# --- 8. storage classes, lifecycle rules, stale multipart uploads ---------------------------
+t8=$(date +%s)
+s3api() { aws --endpoint-url "$GOOD_ENDPOINT" --region "$AWS_REGION" s3api "$@"; }
+log "storage classes per object type: packs in COLD"
+CFG="$T/classes.toml"
+cat >"$CFG" <<'TOML'
+[s3]
+abort_incomplete_upload_days = 3
+
+[s3.storage_class]
+data = "COLD"
+
+[s3.transition]
+index = { days = 30, class = "COLD" }
+snapshots = { days = 60, class = "COLD" }
+TOML
+R6=s3://bulwark-classes/repo
+make_corpus "$T/src6" 12 6
+expect_exit 0 --config "$CFG" --repo "$R6" init
+expect_exit 0 --config "$CFG" --repo "$R6" backup files "$T/src6" --component classes
+s3api list-objects-v2 --bucket bulwark-classes --prefix repo/ --output json >"$T/objects.json" ||
+  fail "list-objects-v2 failed"
+# Every object's class as the listing reports it: packs COLD, nothing else.
+python3 - "$T/objects.json" <<'PY' || fail "storage classes in the listing are wrong"
+import json, sys
+objs = json.load(open(sys.argv[1]))["Contents"]
+bad = [(o["Key"], o.get("StorageClass")) for o in objs
+       if (o.get("StorageClass") == "COLD") != o["Key"].startswith("repo/data/")]
+packs = [o for o in objs if o["Key"].startswith("repo/data/")]
+print(f"{len(packs)} packs in COLD, {len(objs) - len(packs)} other objects not", file=sys.stderr)
+if bad: print(f"wrong class: {bad}", file=sys.stderr)
+sys.exit(1 if bad or not packs else 0)
+PY
+pack=$(json "$T/objects.json" '[o["Key"] for o in d["Contents"] if o["Key"].startswith("repo/data/")][0]')
+index=$(json "$T/objects.json" '[o["Key"] for o in d["Contents"] if o["Key"].startswith("repo/index/")][0]')
+# (each AWS CLI call costs ~2 s of Python start-up: independent ones run side by side)
+s3api head-object --bucket bulwark-classes --key "$pack" --output json >"$T/head-pack.json" &
+hp=$!
+s3api head-object --bucket bulwark-classes --key "$index" --output json >"$T/head-index.json" ||
+  fail "HEAD of $index failed"
+wait $hp || fail "HEAD of $pack failed"
+[[ $(json "$T/head-pack.json" 'd.get("StorageClass")') == COLD ]] ||
+  fail "HEAD of pack $pack: $(cat "$T/head-pack.json")"
+[[ $(json "$T/head-index.json" 'd.get("StorageClass", "STANDARD")') == STANDARD ]] ||
+  fail "HEAD of index $index shows a storage class: $(cat "$T/head-index.json")"
+expect_exit 0 --config "$CFG" --repo "$R6" restore latest --target "$T/r6"
+same_tree "$T/src6" "$T/r6$T/src6"
+
+log "s3-lifecycle beside a foreign rule"
+cat >"$T/foreign.json" <<'JSON'
+{"Rules": [{"ID": "foreign-expire", "Filter": {"Prefix": "other/"}, "Status": "Enabled",
+            "Expiration": {"Days": 90}}]}
+JSON
+s3api put-bucket-lifecycle-configuration --bucket bulwark-classes \
+  --lifecycle-configuration "file://$T/foreign.json" || fail "could not put the foreign rule"
+expect_exit 0 --config "$CFG" --repo "$R6" s3-lifecycle --json
+[[ $(json "$T/out" 'd["up_to_date"], len(d["current"]), len(d["wanted"]), d["other_rules"]') == \
+  "(False, 0, 3, ['foreign-expire'])" ]] || fail "s3-lifecycle (show): $(cat "$T/out")"
+expect_exit 0 --config "$CFG" --repo "$R6" s3-lifecycle --apply
+assert_grep "applied" "$T/out"
+s3api get-bucket-lifecycle-configuration --bucket bulwark-classes --output json >"$T/lc1.json"
+python3 - "$T/foreign.json" "$T/lc1.json" <<'PY' || fail "lifecycle after --apply: $(cat "$T/lc1.json")"
+import json, sys
+before = {r["ID"]: r for r in json.load(open(sys.argv[1]))["Rules"]}
+after = {r["ID"]: r for r in json.load(open(sys.argv[2]))["Rules"]}
+assert after["foreign-expire"] == before["foreign-expire"], "the foreign rule changed"
+want = {
+    "bulwark-index:repo": ("repo/index/", {"Days": 30, "StorageClass": "COLD"}),
+    "bulwark-snapshots:repo": ("repo/snapshots/", {"Days": 60, "StorageClass": "COLD"}),
+}
+for rid, (prefix, tr) in want.items():
+    r = after[rid]
+    assert r["Filter"]["Prefix"] == prefix and r["Status"] == "Enabled", r
+    assert r["Transitions"] == [tr], r
+a = after["bulwark-abort-incomplete-uploads:repo"]
+assert a["Filter"]["Prefix"] == "repo/", a
+assert a["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}, a
+assert set(after) == {"foreign-expire", *want, "bulwark-abort-incomplete-uploads:repo"}, after
+PY
+expect_exit 0 --config "$CFG" --repo "$R6" s3-lifecycle --apply --json
+[[ $(json "$T/out" 'd["up_to_date"], d["applied"]') == "(True, False)" ]] ||
+  fail "a second s3-lifecycle --apply was not a no-op: $(cat "$T/out")"
+s3api get-bucket-lifecycle-configuration --bucket bulwark-classes --output json >"$T/lc2.json"
+cmp -s "$T/lc1.json" "$T/lc2.json" || fail "a second s3-lifecycle --apply changed the rules"
+
+log "prune aborts stale multipart uploads under the prefix"
+s3api create-multipart-upload --bucket bulwark-classes --key repo/data/ff/killed-upload \
+  --output json >/dev/null &
+cp=$!
+s3api create-multipart-upload --bucket bulwark-classes --key other/upload --output json \
+  >"$T/other-upload.json" || fail "create-multipart-upload failed"
+wait $cp || fail "create-multipart-upload failed"
+expect_exit 0 --config "$CFG" --repo "$R6" prune --json
+[[ $(json "$T/out" 'd["stale_uploads_aborted"]') == 0 ]] ||
+  fail "prune aborted an upload younger than a day: $(cat "$T/out")"
+BULWARK_S3_STALE_UPLOAD_SECONDS=0 expect_exit 0 --config "$CFG" --repo "$R6" prune
+assert_grep "aborted 1 stale multipart upload" "$T/out"
+# None left under the prefix; the one outside it untouched.
+s3api list-multipart-uploads --bucket bulwark-classes --output json >"$T/mpu.json"
+[[ $(json "$T/mpu.json" '[u["Key"] for u in d.get("Uploads") or []]') == "['other/upload']" ]] ||
+  fail "multipart uploads after prune: $(cat "$T/mpu.json")"
+s3api abort-multipart-upload --bucket bulwark-classes --key other/upload \
+  --upload-id "$(json "$T/other-upload.json" 'd["UploadId"]')" || fail "abort failed"
+
+log "classes that need a restore request are refused"
+printf '[s3.storage_class]\ndata = "GLACIER"\n' >"$T/glacier.toml"
+expect_exit 2 --config "$T/glacier.toml" --repo "$R6" snapshots
+assert_grep "GLACIER is refused" "$T/err"
+printf '[s3.transition]\ndata = { days = 30, class = "DEEP_ARCHIVE" }\n' >"$T/deep.toml"
+expect_exit 2 --config "$T/deep.toml" --repo "$R6" s3-lifecycle
+assert_grep "DEEP_ARCHIVE is refused" "$T/err"
+BULWARK_S3_STORAGE_CLASS=GLACIER_FLEXIBLE_RETRIEVAL expect_exit 2 --repo "$R6" snapshots
+assert_grep "GLACIER_FLEXIBLE_RETRIEVAL is refused" "$T/err"
+log "storage classes, lifecycle and stale uploads passed in $(($(date +%s) - t8))s"
 
 log "S3 suite passed in $(($(date +%s) - t_start))s"

@@ -340,8 +340,8 @@ Status S3Backend::PutSingle(const std::string& key, ByteView data) {
   c.body = data;
   c.headers = {{"Content-MD5", md5.Base64()}, {"If-None-Match", "*"}};
   for (auto& h : LockHeaders(key)) c.headers.push_back(std::move(h));
-  if (!options_.storage_class.empty() && key.starts_with("data/")) {
-    c.headers.emplace_back("x-amz-storage-class", options_.storage_class);
+  if (std::string cls = StorageClassFor(key); !cls.empty()) {
+    c.headers.emplace_back("x-amz-storage-class", cls);
   }
   BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
   if (r.resp.status == 200) {
@@ -380,8 +380,8 @@ Status S3Backend::PutMultipart(const std::string& key, ByteView data) {
   init.query = {{"uploads", ""}};
   const auto lock_headers = LockHeaders(key);
   init.headers = lock_headers;
-  if (!options_.storage_class.empty() && key.starts_with("data/")) {
-    init.headers.emplace_back("x-amz-storage-class", options_.storage_class);
+  if (std::string cls = StorageClassFor(key); !cls.empty()) {
+    init.headers.emplace_back("x-amz-storage-class", cls);
   }
   BW_ASSIGN_OR_RETURN(Reply ir, Execute(init));
   if (ir.resp.status != 200) return ErrorFor(init, ir.resp);
@@ -774,7 +774,8 @@ Result<std::vector<PendingUpload>> S3Backend::ListPendingUploads(const std::stri
     std::string text = BodyText(r.resp);
     for (std::string_view u : XmlElements(text, "Upload")) {
       std::string key = XmlText(u, "Key");
-      out.push_back(PendingUpload{key.substr(std::min(base, key.size())), XmlText(u, "UploadId")});
+      out.push_back(PendingUpload{key.substr(std::min(base, key.size())), XmlText(u, "UploadId"),
+                                  ParseIsoDate(XmlText(u, "Initiated"))});
     }
     if (XmlText(text, "IsTruncated") != "true") break;
     key_marker = XmlText(text, "NextKeyMarker");
@@ -782,6 +783,52 @@ Result<std::vector<PendingUpload>> S3Backend::ListPendingUploads(const std::stri
     if (key_marker.empty()) break;
   }
   return out;
+}
+
+std::string S3Backend::StorageClassFor(const std::string& key) const {
+  if (options_.storage_classes.empty()) return "";
+  auto it = options_.storage_classes.find(key.substr(0, key.find('/')));
+  return it == options_.storage_classes.end() ? "" : it->second;
+}
+
+Result<uint64_t> S3Backend::AbortStaleUploads(bool dry_run) {
+  BW_ASSIGN_OR_RETURN(std::vector<PendingUpload> pending, ListPendingUploads());
+  const int64_t cutoff = UnixNow() - options_.stale_upload_seconds;
+  uint64_t n = 0;
+  for (const auto& p : pending) {
+    // An upload the server reports no time for is never taken for stale.
+    if (p.initiated_unix == 0 || p.initiated_unix > cutoff) continue;
+    if (!dry_run) BW_RETURN_IF_ERROR(AbortUpload(p));
+    ++n;
+  }
+  return n;
+}
+
+Result<std::string> S3Backend::GetBucketLifecycle() {
+  Call c;
+  c.method = "GET";
+  c.bucket_level = true;
+  c.what = "GetBucketLifecycleConfiguration";
+  c.query = {{"lifecycle", ""}};
+  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+  if (r.resp.status == 200) return BodyText(r.resp);
+  if (r.resp.status == 404 && XmlText(BodyText(r.resp), "Code") == "NoSuchLifecycleConfiguration") {
+    return std::string();
+  }
+  return ErrorFor(c, r.resp);
+}
+
+Status S3Backend::PutBucketLifecycle(const std::string& xml) {
+  Call c;
+  c.method = "PUT";
+  c.bucket_level = true;
+  c.what = "PutBucketLifecycleConfiguration";
+  c.query = {{"lifecycle", ""}};
+  c.body = AsBytes(xml);
+  c.headers = {{"Content-MD5", ComputeMd5(c.body).Base64()}};
+  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+  if (r.resp.status == 200 || r.resp.status == 204) return Status::Ok();
+  return ErrorFor(c, r.resp);
 }
 
 Status S3Backend::AbortUpload(const PendingUpload& upload) {

@@ -24,6 +24,7 @@ namespace bulwark::storage::s3 {
 struct PendingUpload {
   std::string key;  // relative to the repository prefix
   std::string upload_id;
+  int64_t initiated_unix = 0;  // when CreateMultipartUpload started it (0: not reported)
 };
 
 class S3Backend : public Backend {
@@ -51,6 +52,18 @@ class S3Backend : public Backend {
   // (relative to the repository prefix) narrows the listing, e.g. to one object's key.
   Result<std::vector<PendingUpload>> ListPendingUploads(const std::string& key_prefix = "");
   Status AbortUpload(const PendingUpload& upload);
+  // Aborts the pending uploads under the prefix started more than
+  // options().stale_upload_seconds ago (left by killed processes); prune calls it.
+  Result<uint64_t> AbortStaleUploads(bool dry_run) override;
+
+  // The bucket's lifecycle configuration as the server returns it (GET ?lifecycle); "" when
+  // the bucket has none. Only administration commands call these (backup hosts need no
+  // lifecycle permission).
+  Result<std::string> GetBucketLifecycle();
+  // Replaces the bucket's lifecycle configuration with `xml` (PUT ?lifecycle, Content-MD5).
+  Status PutBucketLifecycle(const std::string& xml);
+  // The x-amz-storage-class for a new object under `key` ("" for the bucket default).
+  std::string StorageClassFor(const std::string& key) const;
 
   // Requests retried so far (all operations); for tests and progress reports.
   uint64_t retries() const { return retries_.load(); }

@@ -1,5 +1,7 @@
 #include "storage/s3/s3_options.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -64,6 +66,26 @@ Status EnvSize(const char* name, uint64_t& out) {
 }
 
 }  // namespace
+
+bool IsObjectType(const std::string& type) {
+  return std::any_of(std::begin(kObjectTypes), std::end(kObjectTypes),
+                     [&](const char* t) { return type == t; });
+}
+
+Status CheckStorageClass(const std::string& storage_class, const std::string& what) {
+  std::string upper = storage_class;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "GLACIER" || upper == "GLACIER_FLEXIBLE_RETRIEVAL" || upper == "DEEP_ARCHIVE") {
+    return Error(ErrorCode::kUsage,
+                 what + " = " + storage_class +
+                     " is refused: objects in that class must be restored (RestoreObject, hours) "
+                     "before they can be read, and Bulwark reads packs directly for restore, "
+                     "check and prune; use GLACIER_IR, STANDARD_IA or INTELLIGENT_TIERING "
+                     "(see docs/S3.md)");
+  }
+  if (storage_class.empty()) return Error(ErrorCode::kUsage, what + " must not be empty");
+  return Status::Ok();
+}
 
 Status ParseS3Url(const std::string& url, S3Options& out) {
   if (!url.starts_with("s3://")) {
@@ -225,7 +247,22 @@ Result<S3Options> ResolveS3Options(const std::string& url, const S3Overrides& ov
   BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_BACKOFF_CAP", o.backoff_cap_seconds));
   if (Env("BULWARK_S3_CONDITIONAL_PUT") == "head") o.head_before_put = true;
   if (Env("BULWARK_S3_VERIFY_ETAG") == "0") o.verify_etag = false;
-  o.storage_class = Env("BULWARK_S3_STORAGE_CLASS");
+  o.storage_classes = overrides.storage_classes;
+  if (std::string data = Env("BULWARK_S3_STORAGE_CLASS");
+      !data.empty() && !o.storage_classes.contains("data")) {
+    o.storage_classes["data"] = data;
+  }
+  for (const auto& [type, cls] : o.storage_classes) {
+    if (!IsObjectType(type)) {
+      return Error(ErrorCode::kUsage, "storage class for unknown object type '" + type + "'");
+    }
+    BW_RETURN_IF_ERROR(CheckStorageClass(cls, overrides.storage_classes.contains(type)
+                                                  ? "storage_class." + type
+                                                  : std::string("BULWARK_S3_STORAGE_CLASS")));
+  }
+  double stale = static_cast<double>(o.stale_upload_seconds);
+  BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_STALE_UPLOAD_SECONDS", stale));
+  o.stale_upload_seconds = static_cast<int64_t>(stale);
   o.debug = !Env("BULWARK_S3_DEBUG").empty() && Env("BULWARK_S3_DEBUG") != "0";
   return o;
 }

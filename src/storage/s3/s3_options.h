@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "core/result.h"
@@ -18,7 +19,22 @@ struct S3Overrides {
   std::string region;     // e.g. eu-west-1
   std::string ca_bundle;  // PEM file of CA certificates to trust
   std::string profile;    // profile in the shared credentials file
+  // x-amz-storage-class per object type (see kObjectTypes), e.g. {"data", "STANDARD_IA"}.
+  std::map<std::string, std::string> storage_classes;
 };
+
+// The object types a storage class or a lifecycle transition can be given for: the first
+// path component of a repository key ("config" is the one object of that name). locks/ and
+// deletions/ objects always stay in the bucket's default class.
+inline constexpr const char* kObjectTypes[] = {"data",  "index", "snapshots", "wal",
+                                               "audit", "keys",  "config"};
+bool IsObjectType(const std::string& type);
+
+// kUsage when `storage_class` needs a restore request before its objects can be read
+// (GLACIER, GLACIER_FLEXIBLE_RETRIEVAL, DEEP_ARCHIVE): Bulwark reads packs directly for
+// restore, check and prune, so such a class would break them. `what` names the setting in the
+// message. Any other name is allowed (STANDARD_IA, GLACIER_IR, a Ceph placement class, ...).
+Status CheckStorageClass(const std::string& storage_class, const std::string& what);
 
 struct S3Options {
   std::string bucket;
@@ -41,8 +57,12 @@ struct S3Options {
   double backoff_cap_seconds = 15;
   bool verify_etag = true;       // compare the ETag of single-part uploads with their MD5
   bool head_before_put = false;  // for servers that ignore If-None-Match: * (see docs/S3.md)
-  std::string storage_class;     // x-amz-storage-class for data packs (empty: the bucket default)
-  bool debug = false;            // one line per request on stderr (never credentials)
+  // x-amz-storage-class per object type (the key's first path component); a type not named
+  // here is stored in the bucket's default class. BULWARK_S3_STORAGE_CLASS gives "data".
+  std::map<std::string, std::string> storage_classes;
+  // prune aborts multipart uploads under the prefix that were started longer ago than this.
+  int64_t stale_upload_seconds = 86400;
+  bool debug = false;  // one line per request on stderr (never credentials)
 };
 
 // Parses s3://bucket[/prefix] into bucket and prefix; kUsage on a malformed URL.
@@ -51,7 +71,8 @@ Status ParseS3Url(const std::string& url, S3Options& out);
 // Resolves everything: URL, overrides, then environment (AWS_ENDPOINT_URL_S3,
 // AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE,
-// AWS_CA_BUNDLE) and BULWARK_S3_* tuning variables. kUsage naming what is missing.
+// AWS_CA_BUNDLE) and BULWARK_S3_* tuning variables. kUsage naming what is missing, and for a
+// storage class that needs a restore request (CheckStorageClass).
 Result<S3Options> ResolveS3Options(const std::string& url, const S3Overrides& overrides);
 
 // Reads one profile of an AWS shared credentials/config file (INI). In the config file,
