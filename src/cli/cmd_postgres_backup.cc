@@ -28,6 +28,7 @@ struct PgBackupArgs {
   std::string host;
   uint32_t block_kib = pg::kDefaultRelationBlockSize / 1024;
   int readers = 0;
+  double archive_timeout = 60;
 };
 
 nlohmann::json CountersJson(const pg::PgBackupCounters& c) {
@@ -82,6 +83,7 @@ int RunPgBackup(Context& ctx, const PgBackupArgs& args) {
   options.tags = args.tags;
   options.hostname = args.host;
   options.reader_threads = args.readers;
+  options.archive_timeout_seconds = args.archive_timeout;
   Progress progress;
   options.progress = &progress;
   ProgressPrinter printer(progress, "backup:", ctx.quiet());
@@ -171,6 +173,10 @@ void RegisterBackupPostgres(CLI::App* backup, Context& ctx) {
   sub->add_option("--block-size", args->block_kib,
                   "Block size in KiB for relation files (multiple of 8)");
   sub->add_option("--read-concurrency", args->readers, "Parallel readers");
+  sub->add_option("--archive-timeout", args->archive_timeout,
+                  "Seconds to wait for the last WAL file the backup needs to be archived "
+                  "(default 60; 0 waits as long as it takes)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--tag", args->tags, "Tag for the snapshot (repeatable)");
   sub->add_option("--host", args->host, "Host name recorded in the snapshot");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunPgBackup(ctx, *args); }; });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `backup postgres` refuses, each with one clear line and the DESIGN.md exit code: not a
 # data directory (2), server not reachable (1), a different cluster under the same component
-# (2), a role without the backup privileges (2), wal_level minimal (2, also with --remote). And
+# (2), a role without the backup privileges (2), wal_level minimal (2, also with --remote), a
+# broken archive_command (1 after --archive-timeout, nothing committed). And
 # a corrupt page (bytes flipped in a relation file of the stopped cluster) is reported by file
 # and block, recorded in the snapshot, and makes the backup exit 3.
 source "$(dirname "$0")/lib.sh"
@@ -43,6 +44,17 @@ snaps = json.load(open(sys.argv[1]))
 s = [s for s in snaps if s["id"] == sys.argv[2]][0]
 assert any(sys.argv[3] in e and "block 3" in e for e in s["errors"]), s["errors"]
 PY
+
+log "a broken archive_command: the backup gives up after --archive-timeout"
+sql "$P" "ALTER SYSTEM SET archive_command = 'false'"
+sql "$P" "SELECT pg_reload_conf()"
+pexpect 1 backup postgres --component "$COMPONENT" --pgdata "$P/data" --db "$DB" \
+  --archive-timeout 2
+assert_grep "was not archived within 2 s" "$T/err"
+assert_grep "archive_command" "$T/err"
+assert_one_line "$T/err"
+pexpect 0 --json snapshots --component "$COMPONENT"
+[[ $(json "$T/out" 'len(d)') == 2 ]] || fail "a backup without its WAL was committed"
 
 log "another cluster under the same component"
 Q="$T/p2"

@@ -840,19 +840,29 @@ uint32_t LabelTimeline(const std::string& label) {
 // Waits until the archiver has archived WAL file `name` (the last one the backup needs), by
 // the rule the server's own pg_backup_stop(true) applies: archived when its .done status file
 // exists, or when neither its .ready file nor the segment is left (archived and recycled).
-Status WaitForArchived(const std::string& pgdata, const std::string& name) {
+// Gives up after `timeout_seconds` (0: never), as a backup without its WAL cannot be restored.
+Status WaitForArchived(const std::string& pgdata, const std::string& name, double timeout_seconds) {
   const std::string wal_dir = files::JoinPath(pgdata, "pg_wal");
   const std::string status = wal_dir + "/archive_status/" + name;
   auto exists = [](const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
   };
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   while (true) {
     if (exists(status + ".done")) return Status::Ok();
     if (!exists(status + ".ready") && !exists(wal_dir + "/" + name)) return Status::Ok();
     if (CancelRequested()) {
       return Error(ErrorCode::kCancelled,
                    "backup cancelled while waiting for WAL " + name + " to be archived");
+    }
+    if (timeout_seconds > 0 && std::chrono::steady_clock::now() >= deadline) {
+      return Error(ErrorCode::kFailure,
+                   fmt::format("WAL file {} that the backup needs was not archived within {} s; "
+                               "nothing was committed: check archive_command (the server's log "
+                               "says why it fails) or raise --archive-timeout",
+                               name, timeout_seconds));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -997,7 +1007,8 @@ Result<PgBackupResult> BackupPostgres(repo::Repository& repo, const PgBackupOpti
     const uint64_t seg_size = cluster.wal_segment_size;
     if (seg_size == 0 || stop_lsn == 0) return Error(ErrorCode::kFailure, "bad stop position");
     BW_RETURN_IF_ERROR(WaitForArchived(
-        opts.pgdata, WalFileName(LabelTimeline(labelfile), (stop_lsn - 1) / seg_size, seg_size)));
+        opts.pgdata, WalFileName(LabelTimeline(labelfile), (stop_lsn - 1) / seg_size, seg_size),
+        opts.archive_timeout_seconds));
   }
   const int64_t stop_ns = NowNs();
   const uint32_t timeline = LabelTimeline(labelfile);

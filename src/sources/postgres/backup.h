@@ -47,6 +47,9 @@ struct PgBackupOptions {
   std::string hostname;    // empty: this host
   std::string label;       // backup label passed to pg_backup_start; empty: a generated one
   int reader_threads = 0;  // 0: a sensible default
+  // How long the backup waits for the archiver to archive the last WAL file it needs (a
+  // broken archive_command would otherwise hang it); 0 waits as long as it takes.
+  double archive_timeout_seconds = 60;
   repo::WriterOptions writer;
   Progress* progress = nullptr;
 };
