@@ -15,6 +15,7 @@
 #include "repo/lock.h"
 #include "repo/pack.h"
 #include "repo/parallel.h"
+#include "repo/redis_stream_store.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "repo/wal_store.h"
@@ -227,6 +228,10 @@ Result<BlobSet> Pruner::UsedBlobs() {
     if (missing.empty()) {
       // Archived PostgreSQL WAL files reference data blobs outside any snapshot.
       BW_RETURN_IF_ERROR(ForEachWalBlob(repo_, [&used](const Id& id) {
+        used.insert(BlobKey{id, BlobType::kData});
+      }));
+      // So do the stored segments of Redis replication streams.
+      BW_RETURN_IF_ERROR(ForEachRedisStreamBlob(repo_, [&used](const Id& id) {
         used.insert(BlobKey{id, BlobType::kData});
       }));
       return used;
