@@ -67,6 +67,7 @@ int RunCli(int argc, char** argv) {
   RegisterWal(app, ctx);
   RegisterCopy(app, ctx);
   RegisterS3Lifecycle(app, ctx);
+  RegisterRedisStream(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,12 +1,16 @@
-// `bulwark backup redis` and `bulwark restore redis`: subcommands hooked into the backup and
-// restore commands by RegisterBackupRedis / RegisterRestoreRedis.
+// `bulwark backup redis` and `bulwark restore redis` (subcommands hooked into the backup and
+// restore commands by RegisterBackupRedis / RegisterRestoreRedis), `bulwark redis-stream` and
+// `bulwark redis-status` (RegisterRedisStream).
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@
 #include "cli/snapshot_util.h"
 #include "sources/redis/backup.h"
 #include "sources/redis/restore.h"
+#include "sources/redis/stream.h"
 
 namespace bulwark::cli {
 
@@ -127,8 +132,65 @@ struct RedisRestoreArgs {
   std::string snapshot;
   std::string target;
   std::string component;
+  std::string time;
   bool force = false;
 };
+
+int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Repository& r,
+                      AuditScope& audit) {
+  auto t = repo::ParseTime(args.time);
+  if (!t.ok()) return audit.Fail(r, t.error(), "--time");
+  std::optional<repo::Snapshot> base;
+  if (args.snapshot != "latest") {
+    auto snap = ResolveSnapshot(r, args.snapshot, args.component);
+    if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
+    base = std::move(*snap);
+  }
+  sources::redis::RedisPitrOptions options;
+  options.target = args.target;
+  options.force = args.force;
+  options.time_unix_ns = *t;
+  options.component = args.component;
+  Progress progress;
+  options.progress = &progress;
+  ProgressPrinter printer(progress, "restore redis:", ctx.quiet());
+  auto result = sources::redis::RestoreRedisAt(r, base, options);
+  printer.Stop();
+  if (!result.ok()) return audit.Fail(r, result.error(), "restore redis --time " + args.time);
+  const auto& res = *result;
+  audit.record().component = res.snapshot.component;
+  audit.record().checksum = "sha256:" + res.snapshot.id.Hex();
+  audit.record().backup_size = res.rdb.bytes;
+  audit.record().details = {{"snapshot", res.snapshot.id.Hex()},
+                            {"target", args.target},
+                            {"kind", "redis"},
+                            {"time", repo::FormatTimeRfc3339(*t)},
+                            {"stream_offset", res.to_offset}};
+  Status audited = audit.Finish(r, "success");
+  if (ctx.json()) {
+    PrintJson(
+        {{"snapshot", res.snapshot.id.Hex()},
+         {"aof_dir", res.aof_dir},
+         {"rdb_bytes", res.rdb.bytes},
+         {"keys", res.rdb.keys},
+         {"from_offset", res.from_offset},
+         {"to_offset", res.to_offset},
+         {"last_batch", res.last_batch_unix_ns > 0 ? repo::FormatTimeRfc3339(res.last_batch_unix_ns)
+                                                   : std::string()},
+         {"commands", res.commands},
+         {"dropped_commands", res.dropped_commands},
+         {"duration_seconds", printer.ElapsedSeconds()}});
+  } else if (!ctx.quiet()) {
+    fmt::print(
+        "restored Redis snapshot {} ({} keys) and {} stream commands (offset {} to {}, last "
+        "batch received {}) to {}; start it with `redis-server --dir {} --appendonly yes`\n",
+        res.snapshot.id.ShortHex(), res.rdb.keys, res.commands, res.from_offset, res.to_offset,
+        res.last_batch_unix_ns > 0 ? FormatLocalTime(res.last_batch_unix_ns) : "none", res.aof_dir,
+        args.target);
+  }
+  if (!audited.ok()) return ExitCodeFor(audited.error().code());
+  return 0;
+}
 
 int RunRestoreRedis(Context& ctx, const RedisRestoreArgs& args) {
   auto repo = ctx.OpenRepositoryForReading();
@@ -137,6 +199,7 @@ int RunRestoreRedis(Context& ctx, const RedisRestoreArgs& args) {
   AuditScope audit(ctx, "restore", args.component);
   audit.record().storage_location = r.backend().Location();
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
+  if (!args.time.empty()) return RunRestoreRedisAt(ctx, args, r, audit);
   auto snap = ResolveSnapshot(r, args.snapshot, args.component);
   if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
   audit.record().component = snap->component;
@@ -204,9 +267,151 @@ CLI::App* RegisterRestoreRedis(CLI::App* restore, Context& ctx) {
   sub->add_option("-t,--target", args->target, "Directory to write dump.rdb into")->required();
   sub->add_option("--component", args->component, "With \"latest\": the latest of this component");
   sub->add_flag("--force", args->force, "Replace an existing dump.rdb in the target");
+  sub->add_option("--time", args->time,
+                  "Point in time, e.g. \"2026-11-24 10:15:00.250+00\": also write appendonlydir/ "
+                  "(base RDB + the captured stream up to then) for `redis-server --appendonly "
+                  "yes`; with latest, picks the snapshot whose stream covers it");
   sub->callback(
       [&ctx, args] { ctx.action = [&ctx, args] { return RunRestoreRedis(ctx, *args); }; });
   return sub;
+}
+
+namespace {
+
+struct RedisStreamArgs {
+  RedisBackupArgs backup;
+  int flush_ms = 1000;
+};
+
+int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
+  auto endpoint = sources::redis::ParseRedisUrl(args.backup.url);
+  if (!endpoint.ok()) return ReportError(endpoint.error(), "redis-stream");
+  auto password = RedisPassword(args.backup);
+  if (!password.ok()) return ReportError(password.error(), "--redis-password-file");
+  endpoint->password = *password;
+  auto repo = ctx.OpenRepository();
+  if (!repo.ok()) return ReportError(repo.error(), "redis-stream");
+  repo::Repository& r = **repo;
+  AuditScope audit(ctx, "backup", args.backup.component);
+  audit.record().details["kind"] = "redis-stream";
+  audit.record().details["endpoint"] = endpoint->Display();
+  if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
+
+  sources::redis::RedisStreamOptions options;
+  options.backup.endpoint = *endpoint;
+  options.backup.component = args.backup.component;
+  options.backup.tags = args.backup.tags;
+  options.backup.hostname = args.backup.host;
+  options.backup.timeout_seconds = args.backup.timeout;
+  options.backup.max_buffered_bytes = std::max<size_t>(args.backup.buffer_mib, 1) << 20;
+  options.backup.spill_dir = SpillDir(args.backup);
+  options.flush_interval_ms = std::max(args.flush_ms, 10);
+  if (!ctx.quiet()) {
+    options.log = [](const std::string& line) {
+      std::fprintf(stderr, "bulwark: redis-stream: %s\n", line.c_str());
+    };
+  }
+  auto result = sources::redis::StreamRedis(r, options);
+  if (!result.ok()) return audit.Fail(r, result.error(), "redis-stream " + endpoint->Display());
+  const auto& res = *result;
+  audit.record().details["snapshots"] = res.snapshots;
+  audit.record().details["segments"] = res.segments;
+  audit.record().details["stream_bytes"] = res.bytes;
+  audit.record().details["replid"] = res.replid;
+  audit.record().details["offset"] = res.offset;
+  Status audited = audit.Finish(r, "success");
+  if (ctx.json()) {
+    PrintJson({{"component", args.backup.component},
+               {"snapshots", res.snapshots},
+               {"segments", res.segments},
+               {"stream_bytes", res.bytes},
+               {"continues", res.continues},
+               {"full_resyncs", res.full_resyncs},
+               {"replid", res.replid},
+               {"offset", res.offset}});
+  } else if (!ctx.quiet()) {
+    fmt::print(
+        "redis-stream stopped ({}): {} snapshots, {} segments ({} of stream), {} resumed with "
+        "+CONTINUE, {} full resyncs; stored up to offset {} of {}\n",
+        args.backup.component, res.snapshots, res.segments, FormatBytes(res.bytes), res.continues,
+        res.full_resyncs, res.offset, res.replid);
+  }
+  if (!audited.ok()) return ExitCodeFor(audited.error().code());
+  return 0;
+}
+
+int RunRedisStatus(Context& ctx, const std::string& component) {
+  auto repo = ctx.OpenRepositoryForReading();
+  if (!repo.ok()) return ReportError(repo.error(), "redis-status");
+  auto st = sources::redis::GetRedisStreamStatus(**repo, component);
+  if (!st.ok()) return ReportError(st.error(), "redis-status");
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const int64_t newest = std::max(st->last_batch_unix_ns, st->last_snapshot_unix_ns);
+  const double lag = newest > 0 ? (now - newest) / 1e9 : -1;
+  auto rfc = [](int64_t ns) { return ns > 0 ? repo::FormatTimeRfc3339(ns) : std::string(); };
+  if (ctx.json()) {
+    PrintJson({{"component", component},
+               {"last_snapshot", st->last_snapshot_id},
+               {"last_snapshot_time", rfc(st->last_snapshot_unix_ns)},
+               {"last_batch_time", rfc(st->last_batch_unix_ns)},
+               {"lag_seconds", lag},
+               {"replid", st->replid},
+               {"offset", st->offset},
+               {"segments", st->segments},
+               {"stream_bytes", st->stream_bytes}});
+    return 0;
+  }
+  if (!st->has_snapshot) {
+    fmt::print("component {}: no Redis snapshot\n", component);
+    return 0;
+  }
+  fmt::print("component {}: last snapshot {} at {}\n", component, st->last_snapshot_id.substr(0, 8),
+             FormatLocalTime(st->last_snapshot_unix_ns));
+  if (st->last_batch_unix_ns > 0) {
+    fmt::print("last captured batch at {}; {} segments ({})\n",
+               FormatLocalTime(st->last_batch_unix_ns), st->segments,
+               FormatBytes(st->stream_bytes));
+  } else {
+    fmt::print("no replication stream captured (run `bulwark redis-stream`)\n");
+  }
+  fmt::print("lag now (RPO): {}; replid {} offset {}\n", FormatDuration(lag), st->replid,
+             st->offset);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterRedisStream(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<RedisStreamArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "redis-stream",
+      "Snapshot a Redis server, then keep its replication stream as time-indexed segments for "
+      "point-in-time restore (runs until SIGINT/SIGTERM)");
+  RedisBackupArgs& b = args->backup;
+  sub->add_option("--component", b.component, "Component name")->required();
+  sub->add_option("--url", b.url,
+                  "redis://[user@]host:port[/db] or unix:///path/redis.sock (no password here)")
+      ->required();
+  sub->add_option("--redis-password-file", b.password_file,
+                  "File holding the Redis password (or BULWARK_REDIS_PASSWORD, REDISCLI_AUTH)");
+  sub->add_option("--timeout", b.timeout, "Seconds of server silence before reconnecting");
+  sub->add_option("--buffer-mib", b.buffer_mib, "As for backup redis (default 32)");
+  sub->add_option("--spill-dir", b.spill_dir, "As for backup redis");
+  sub->add_option("--tag", b.tags, "Tag for the snapshots (repeatable)")->allow_extra_args(false);
+  sub->add_option("--host", b.host, "Host name recorded in the snapshots (default: this host)");
+  sub->add_option("--flush-ms", args->flush_ms,
+                  "Milliseconds between stored segments and REPLCONF ACKs (default 1000)");
+  sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunRedisStream(ctx, *args); }; });
+
+  auto component = std::make_shared<std::string>();
+  CLI::App* status = app.add_subcommand(
+      "redis-status", "Last Redis snapshot, last captured stream batch and the lag (RPO now)");
+  status->add_option("--component", *component, "Component name")->required();
+  status->callback([&ctx, component] {
+    ctx.action = [&ctx, component] { return RunRedisStatus(ctx, *component); };
+  });
 }
 
 }  // namespace bulwark::cli

@@ -26,6 +26,7 @@ void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterWal(CLI::App& app, Context& ctx);  // wal-push, wal-get, wal-status
 void RegisterCopy(CLI::App& app, Context& ctx);
 void RegisterS3Lifecycle(CLI::App& app, Context& ctx);  // s3-lifecycle (admin)
+void RegisterRedisStream(CLI::App& app, Context& ctx);  // redis-stream, redis-status
 
 // PostgreSQL subcommands of `backup` and `restore` (cmd_postgres_*.cc), added by
 // RegisterBackup/RegisterRestore.

@@ -65,6 +65,8 @@ class Receiver {
   // Valid once the buffer has ended (Next returned no bytes).
   const Status& status() const { return status_; }
   uint64_t received() const { return received_.load(); }
+  // Replication stream bytes that came after a diskless transfer's end mark (valid after Stop).
+  const Bytes& tail() const { return tail_; }
 
  private:
   void Run() {
@@ -121,6 +123,8 @@ class Receiver {
         // Anything after the mark is replication stream: not ours.
         size_t body = static_cast<size_t>(static_cast<const uint8_t*>(at) - block.data());
         if (body > 0) (void)Ship(ByteView(block.data(), body), status);
+        tail_.assign(block.begin() + static_cast<std::ptrdiff_t>(body + mark.size()),
+                     block.begin() + static_cast<std::ptrdiff_t>(total));
         return status;
       }
       if (total > mark.size()) {
@@ -140,6 +144,7 @@ class Receiver {
   SpillBuffer& buffer_;
   std::thread thread_;
   Status status_;
+  Bytes tail_;
   std::atomic<uint64_t> received_{0};
   std::atomic<bool> done_{false};
 };
@@ -253,22 +258,13 @@ nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupRe
           {"transfer", r.diskless ? "diskless" : "disk"}};
 }
 
-}  // namespace
-
-Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  if (options.component.empty()) return Error(ErrorCode::kUsage, "a component is required");
-  SpillOptions spill;
-  spill.memory_bytes = options.max_buffered_bytes;
-  spill.spill_dir = options.spill_dir;
-  BW_ASSIGN_OR_RETURN(std::unique_ptr<SpillBuffer> buffer, SpillBuffer::Create(spill));
-  BW_ASSIGN_OR_RETURN(ReplicationClient client,
-                      ReplicationClient::Connect(options.endpoint, options.timeout_seconds));
-  BW_RETURN_IF_ERROR(client.Handshake());
-  BW_ASSIGN_OR_RETURN(auto lock,
-                      repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "backup redis"));
+// Receives, verifies and commits; `buffer` holds the received bytes the parser has not read.
+Result<RedisBackupResult> ReceiveInto(repo::Repository& repo, const RedisBackupOptions& options,
+                                      ReplicationClient& client, const FullResync& resync,
+                                      const repo::RepoLock& lock, SpillBuffer* buffer,
+                                      std::chrono::steady_clock::time_point started) {
   RedisBackupResult result;
-  BW_ASSIGN_OR_RETURN(result.resync, client.Psync());
+  result.resync = resync;
   BW_ASSIGN_OR_RETURN(TransferHeader header, client.ReadTransferHeader());
   result.diskless = header.diskless;
   if (options.progress != nullptr && !header.diskless) {
@@ -283,6 +279,7 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
   BufferSource source(*buffer, receiver, sink, options.progress);
   auto parsed = ParseRdb(source);
   receiver.Stop();
+  client.Unread(receiver.tail());
   if (!parsed.ok()) {
     // A cut transfer shows as a short RDB to the parser; the receiver knows the real cause.
     if (!receiver.status().ok()) return receiver.status().error();
@@ -332,7 +329,7 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
   if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
   BW_RETURN_IF_ERROR(writer.Flush());
   result.bytes_stored = writer.stats().bytes_new_stored;
-  if (!lock->StillValid()) {
+  if (!lock.StillValid()) {
     return Error(ErrorCode::kLocked,
                  "the repository lock could not be refreshed; snapshot not written (run the "
                  "backup again)");
@@ -346,6 +343,35 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
       {"blobs_new", result.blobs_new},     {"duration_seconds", result.duration_seconds}};
   BW_ASSIGN_OR_RETURN(result.snapshot.id, repo::SaveSnapshot(repo, result.snapshot));
   return result;
+}
+
+}  // namespace
+
+Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (options.component.empty()) return Error(ErrorCode::kUsage, "a component is required");
+  SpillOptions spill;
+  spill.memory_bytes = options.max_buffered_bytes;
+  spill.spill_dir = options.spill_dir;
+  BW_ASSIGN_OR_RETURN(std::unique_ptr<SpillBuffer> buffer, SpillBuffer::Create(spill));
+  BW_ASSIGN_OR_RETURN(ReplicationClient client,
+                      ReplicationClient::Connect(options.endpoint, options.timeout_seconds));
+  BW_RETURN_IF_ERROR(client.Handshake());
+  BW_ASSIGN_OR_RETURN(auto lock,
+                      repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "backup redis"));
+  BW_ASSIGN_OR_RETURN(FullResync resync, client.Psync());
+  return ReceiveInto(repo, options, client, resync, *lock, buffer.get(), started);
+}
+
+Result<RedisBackupResult> ReceiveSnapshot(repo::Repository& repo, const RedisBackupOptions& options,
+                                          ReplicationClient& client, const FullResync& resync,
+                                          const repo::RepoLock& lock) {
+  SpillOptions spill;
+  spill.memory_bytes = options.max_buffered_bytes;
+  spill.spill_dir = options.spill_dir;
+  BW_ASSIGN_OR_RETURN(std::unique_ptr<SpillBuffer> buffer, SpillBuffer::Create(spill));
+  return ReceiveInto(repo, options, client, resync, lock, buffer.get(),
+                     std::chrono::steady_clock::now());
 }
 
 }  // namespace bulwark::sources::redis

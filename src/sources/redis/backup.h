@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/result.h"
 #include "repo/blob_writer.h"
+#include "repo/lock.h"
 #include "repo/repository.h"
 #include "repo/snapshot.h"
 #include "sources/redis/rdb_parser.h"
@@ -57,5 +58,13 @@ struct RedisBackupResult {
 // kFailure for a loading server, a malformed or unsupported RDB, or a transfer cut short (the
 // message says how many bytes arrived). Nothing is committed on any error.
 Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options);
+
+// The second half of BackupRedis, for a caller that keeps the connection (redis-stream):
+// receives the RDB that follows the +FULLRESYNC `resync` on `client`, verifies it and commits
+// the snapshot (the caller holds `lock`, a shared repository lock). Afterwards the client is
+// positioned at the first byte of the replication stream (offset resync.offset + 1).
+Result<RedisBackupResult> ReceiveSnapshot(repo::Repository& repo, const RedisBackupOptions& options,
+                                          ReplicationClient& client, const FullResync& resync,
+                                          const repo::RepoLock& lock);
 
 }  // namespace bulwark::sources::redis

@@ -317,15 +317,9 @@ Status ReplicationClient::Handshake() {
   return Status::Ok();
 }
 
-Result<FullResync> ReplicationClient::Psync() {
-  BW_RETURN_IF_ERROR(Send({"PSYNC", "?", "-1"}));
-  // A primary may send keep-alive newlines before its answer.
-  BW_ASSIGN_OR_RETURN(std::string line, ReadNonEmptyLine());
-  if (line.starts_with("-")) return ClassifyError(line.substr(1), "PSYNC");
-  // +FULLRESYNC <40-char replid> <offset>
-  if (!line.starts_with("+FULLRESYNC ")) {
-    return Error(ErrorCode::kFailure, "unexpected reply to PSYNC from Redis: " + line);
-  }
+namespace {
+
+Result<FullResync> ParseFullResync(const std::string& line) {
   std::string_view rest = std::string_view(line).substr(12);
   size_t sp = rest.find(' ');
   if (sp != 40) return Error(ErrorCode::kFailure, "malformed FULLRESYNC reply: " + line);
@@ -337,6 +331,71 @@ Result<FullResync> ReplicationClient::Psync() {
     return Error(ErrorCode::kFailure, "malformed FULLRESYNC offset: " + line);
   }
   return r;
+}
+
+}  // namespace
+
+Result<FullResync> ReplicationClient::Psync() {
+  BW_RETURN_IF_ERROR(Send({"PSYNC", "?", "-1"}));
+  // A primary may send keep-alive newlines before its answer.
+  BW_ASSIGN_OR_RETURN(std::string line, ReadNonEmptyLine());
+  if (line.starts_with("-")) return ClassifyError(line.substr(1), "PSYNC");
+  // +FULLRESYNC <40-char replid> <offset>
+  if (!line.starts_with("+FULLRESYNC ")) {
+    return Error(ErrorCode::kFailure, "unexpected reply to PSYNC from Redis: " + line);
+  }
+  return ParseFullResync(line);
+}
+
+Result<PsyncReply> ReplicationClient::PsyncFrom(const std::string& replid, uint64_t next_byte) {
+  BW_RETURN_IF_ERROR(Send({"PSYNC", replid, std::to_string(next_byte)}));
+  BW_ASSIGN_OR_RETURN(std::string line, ReadNonEmptyLine());
+  if (line.starts_with("-")) return ClassifyError(line.substr(1), "PSYNC");
+  PsyncReply reply;
+  if (line.starts_with("+FULLRESYNC ")) {
+    reply.full = true;
+    BW_ASSIGN_OR_RETURN(reply.resync, ParseFullResync(line));
+    return reply;
+  }
+  if (line == "+CONTINUE") return reply;
+  if (line.starts_with("+CONTINUE ")) {
+    reply.new_replid = line.substr(10);
+    if (reply.new_replid.size() != 40) {
+      return Error(ErrorCode::kFailure, "malformed CONTINUE reply: " + line);
+    }
+    return reply;
+  }
+  return Error(ErrorCode::kFailure, "unexpected reply to PSYNC from Redis: " + line);
+}
+
+Result<std::optional<size_t>> ReplicationClient::ReadWithin(MutableByteView out, int timeout_ms) {
+  if (pos_ < buf_.size()) {
+    BW_ASSIGN_OR_RETURN(size_t n, ReadSome(out));
+    return std::optional<size_t>(n);
+  }
+  pollfd p{};
+  p.fd = fd_;
+  p.events = POLLIN;
+  int rc = ::poll(&p, 1, timeout_ms);
+  if (rc < 0) {
+    if (errno == EINTR) return std::optional<size_t>();
+    return ErrnoError("waiting for Redis at " + endpoint_.Display(), errno);
+  }
+  if (rc == 0) return std::optional<size_t>();
+  while (true) {
+    ssize_t n = ::recv(fd_, out.data(), out.size(), MSG_DONTWAIT);
+    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+      return std::optional<size_t>();
+    }
+    return ErrnoError("reading from Redis at " + endpoint_.Display(), errno);
+  }
+}
+
+void ReplicationClient::Unread(ByteView bytes) {
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
+  pos_ = 0;
+  buf_.insert(buf_.begin(), bytes.begin(), bytes.end());
 }
 
 Result<TransferHeader> ReplicationClient::ReadTransferHeader() {

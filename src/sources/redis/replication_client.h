@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@ struct FullResync {
   uint64_t offset = 0;
 };
 
+// The reply to PSYNC <replid> <offset>: either the stream goes on from that offset
+// (+CONTINUE, possibly under a new replication ID after a failover), or a full resync.
+struct PsyncReply {
+  bool full = false;
+  FullResync resync;       // full
+  std::string new_replid;  // !full: the ID +CONTINUE named (empty: unchanged)
+};
+
 // How the RDB payload is framed: a known length, or diskless with a 40-byte end mark.
 struct TransferHeader {
   bool diskless = false;
@@ -57,10 +66,20 @@ class ReplicationClient {
   Status Handshake();
   // PSYNC ? -1: asks for a full resynchronisation.
   Result<FullResync> Psync();
+  // PSYNC <replid> <next_byte>: asks to continue the stream at next_byte (the replica's
+  // offset + 1). The server answers +CONTINUE or +FULLRESYNC (then an RDB follows).
+  Result<PsyncReply> PsyncFrom(const std::string& replid, uint64_t next_byte);
   // Reads the payload header, skipping the newlines a primary sends while it prepares the RDB.
   Result<TransferHeader> ReadTransferHeader();
   // Raw payload bytes (buffered bytes first). 0 = the server closed the connection.
   Result<size_t> ReadSome(MutableByteView buf);
+  // Like ReadSome, but waits at most timeout_ms for bytes: nullopt when none came (or a signal
+  // interrupted the wait), 0 when the server closed the connection.
+  Result<std::optional<size_t>> ReadWithin(MutableByteView buf, int timeout_ms);
+  // Puts bytes read too far back in front of the unread ones (the next read returns them).
+  void Unread(ByteView bytes);
+  // Sends one command (a RESP array of bulk strings) without reading a reply.
+  Status SendCommand(const std::vector<std::string>& args) { return Send(args); }
   // Wakes a ReadSome blocked on another thread (it then fails or returns 0). Thread-safe.
   void Shutdown();
 

@@ -5,10 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
+#include "repo/redis_stream_store.h"
 #include "sources/files/restore.h"
 #include "sources/redis/backup.h"
+#include "sources/redis/resp_stream.h"
 
 namespace bulwark::sources::redis {
 
@@ -47,6 +51,330 @@ Result<RedisRestoreResult> RestoreRedis(repo::Repository& repo, const repo::Snap
                  "the restored " + result.path + " does not verify: " + info.error().message());
   }
   result.rdb = std::move(*info);
+  return result;
+}
+
+}  // namespace bulwark::sources::redis
+
+namespace bulwark::sources::redis {
+
+namespace {
+
+Status WriteAll(int fd, ByteView data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("writing " + path, errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// An output file written in full and fsynced, or removed.
+class OutFile {
+ public:
+  static Result<OutFile> Create(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrnoError("creating " + path, errno);
+    return OutFile(fd, path);
+  }
+  OutFile(OutFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  OutFile& operator=(OutFile&&) = delete;
+  ~OutFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Write(ByteView data) { return WriteAll(fd_, data, path_); }
+  Status Close() {
+    if (::fsync(fd_) != 0) return ErrnoError("syncing " + path_, errno);
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return ErrnoError("closing " + path_, errno);
+    return Status::Ok();
+  }
+
+ private:
+  OutFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
+
+Status CopyFile(const std::string& from, const std::string& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return ErrnoError("opening " + from, errno);
+  auto out = OutFile::Create(to);
+  if (!out.ok()) {
+    ::close(in);
+    return out.error();
+  }
+  Bytes buf(1u << 20);
+  while (true) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(in);
+      return ErrnoError("reading " + from, e);
+    }
+    if (n == 0) break;
+    if (Status st = out->Write(ByteView(buf.data(), static_cast<size_t>(n))); !st.ok()) {
+      ::close(in);
+      return st;
+    }
+  }
+  ::close(in);
+  return out->Close();
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Error(ErrorCode::kFailure, "removing " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+// The records of `snapshot` that continue its stream without a gap, from its offset on.
+std::vector<const repo::RedisStreamRecord*> Chain(
+    const std::vector<repo::RedisStreamRecord>& records, const repo::Snapshot& snapshot) {
+  std::vector<const repo::RedisStreamRecord*> chain;
+  uint64_t expected = snapshot.source.value("offset", uint64_t{0});
+  for (const auto& r : records) {  // sorted by snapshot, then start offset
+    if (r.snapshot != snapshot.id || r.start_offset != expected || r.batches.empty()) continue;
+    chain.push_back(&r);
+    expected = r.end_offset;
+  }
+  return chain;
+}
+
+// Writes the stream's commands into the incremental AOF: PING and REPLCONF dropped, a
+// transaction written only once its EXEC has arrived.
+class AofWriter {
+ public:
+  explicit AofWriter(OutFile& out) : out_(out) {}
+
+  Status Append(ByteView data) {
+    buf_.insert(buf_.end(), data.begin(), data.end());
+    size_t pos = 0;
+    while (true) {
+      auto cmd = ParseCommand(ByteView(buf_.data() + pos, buf_.size() - pos));
+      if (!cmd.ok()) return cmd.error();
+      if (!cmd->has_value()) break;
+      BW_RETURN_IF_ERROR(Take(**cmd, ByteView(buf_.data() + pos, (*cmd)->length)));
+      pos += (*cmd)->length;
+    }
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos));
+    return Status::Ok();
+  }
+
+  // Drops an unfinished transaction; kIntegrity if bytes of a command are left over.
+  Status Finish() {
+    if (!buf_.empty()) {
+      return Error(ErrorCode::kIntegrity, "the captured stream ends inside a command");
+    }
+    if (in_multi_) {
+      dropped_ += txn_count_;
+      txn_.clear();
+      in_multi_ = false;
+    }
+    return Status::Ok();
+  }
+
+  uint64_t commands() const { return commands_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  Status Take(const RespCommand& cmd, ByteView bytes) {
+    const std::string_view name = cmd.args[0];
+    if (IsWord(name, "PING") || IsWord(name, "REPLCONF")) {
+      ++dropped_;
+      return Status::Ok();
+    }
+    if (IsWord(name, "MULTI")) {
+      in_multi_ = true;
+      txn_.assign(bytes.begin(), bytes.end());
+      txn_count_ = 1;
+      return Status::Ok();
+    }
+    if (in_multi_) {
+      txn_.insert(txn_.end(), bytes.begin(), bytes.end());
+      ++txn_count_;
+      if (IsWord(name, "EXEC")) {
+        in_multi_ = false;
+        commands_ += txn_count_;
+        BW_RETURN_IF_ERROR(out_.Write(txn_));
+        txn_.clear();
+      }
+      return Status::Ok();
+    }
+    ++commands_;
+    return out_.Write(bytes);
+  }
+
+  OutFile& out_;
+  Bytes buf_;
+  Bytes txn_;
+  bool in_multi_ = false;
+  uint64_t txn_count_ = 0;
+  uint64_t commands_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace
+
+Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
+                                       const std::optional<repo::Snapshot>& base,
+                                       const RedisPitrOptions& options) {
+  const int64_t t = options.time_unix_ns;
+  const std::string when = repo::FormatTimeRfc3339(t);
+  if (options.target.empty()) return Error(ErrorCode::kUsage, "--target is required");
+  if (base && base->kind != kRedisSnapshotKind) {
+    return Error(ErrorCode::kUsage, fmt::format("snapshot {} is of kind '{}', not a Redis snapshot",
+                                                base->id.ShortHex(), base->kind));
+  }
+  BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));  // oldest first
+  std::string component = base ? base->component : options.component;
+  if (component.empty()) {
+    for (const auto& s : all) {
+      if (s.kind == kRedisSnapshotKind) component = s.component;
+    }
+  }
+  std::vector<repo::Snapshot> snaps;
+  for (auto& s : all) {
+    if (s.kind == kRedisSnapshotKind && s.component == component) snaps.push_back(std::move(s));
+  }
+  if (snaps.empty()) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("no Redis snapshot of component '{}' in the repository", component));
+  }
+  if (t < snaps.front().time_unix_ns) {
+    return Error(ErrorCode::kUsage,
+                 fmt::format("{} is before the oldest Redis snapshot of '{}' ({})", when, component,
+                             repo::FormatTimeRfc3339(snaps.front().time_unix_ns)));
+  }
+  BW_ASSIGN_OR_RETURN(auto records, repo::ListRedisStreamRecords(repo, component));
+  int64_t newest_batch = 0;
+  for (const auto& r : records) {
+    if (!r.batches.empty()) newest_batch = std::max(newest_batch, r.batches.back().unix_ns);
+  }
+  if (t > newest_batch) {
+    return Error(ErrorCode::kUsage,
+                 newest_batch == 0
+                     ? fmt::format("no replication stream of '{}' was captured (run `bulwark "
+                                   "redis-stream`); {} cannot be restored",
+                                   component, when)
+                     : fmt::format("{} is after the newest captured batch of '{}' ({})", when,
+                                   component, repo::FormatTimeRfc3339(newest_batch)));
+  }
+
+  // The newest snapshot at or before T whose gap-free stream reaches T.
+  std::vector<const repo::Snapshot*> candidates;
+  if (base) {
+    candidates.push_back(&*base);
+  } else {
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) candidates.push_back(&*it);
+  }
+  const repo::Snapshot* chosen = nullptr;
+  std::vector<const repo::RedisStreamRecord*> chain;
+  std::string why;
+  for (const repo::Snapshot* s : candidates) {
+    if (s->time_unix_ns > t) {
+      why = fmt::format("snapshot {} was taken after {}", s->id.ShortHex(), when);
+      continue;
+    }
+    auto c = Chain(records, *s);
+    const int64_t reach = c.empty() ? s->time_unix_ns : c.back()->batches.back().unix_ns;
+    if (reach >= t) {
+      chosen = s;
+      chain = std::move(c);
+      break;
+    }
+    if (why.empty()) {
+      why = fmt::format("the stream after snapshot {} ends at {}", s->id.ShortHex(),
+                        repo::FormatTimeRfc3339(reach));
+    }
+  }
+  if (chosen == nullptr) {
+    return Error(ErrorCode::kUsage,
+                 fmt::format("no captured stream of '{}' covers {} ({})", component, when, why));
+  }
+
+  RedisPitrResult result;
+  result.snapshot = *chosen;
+  result.from_offset = chosen->source.value("offset", uint64_t{0});
+  result.to_offset = result.from_offset;
+  for (const auto* r : chain) {
+    for (const auto& b : r->batches) {
+      if (b.unix_ns > t) break;
+      result.to_offset = b.offset;
+      result.last_batch_unix_ns = b.unix_ns;
+    }
+  }
+
+  // Refuse an occupied target before writing anything.
+  result.aof_dir = options.target + "/" + kAofDirName;
+  struct stat st;
+  if (!options.force && ::lstat(result.aof_dir.c_str(), &st) == 0) {
+    return Error(ErrorCode::kUsage, result.aof_dir +
+                                        " already exists; restore into an empty directory or "
+                                        "use --force");
+  }
+  RedisRestoreOptions ropts;
+  ropts.target = options.target;
+  ropts.force = options.force;
+  ropts.progress = options.progress;
+  BW_ASSIGN_OR_RETURN(auto rdb, RestoreRedis(repo, *chosen, ropts));
+  result.rdb = std::move(rdb.rdb);
+
+  // Built beside the target name, then renamed into place.
+  const std::string tmp = result.aof_dir + ".tmp";
+  BW_RETURN_IF_ERROR(RemoveTree(tmp));
+  if (::mkdir(tmp.c_str(), 0700) != 0) return ErrnoError("creating " + tmp, errno);
+  const std::string base_name = "appendonly.aof.1.base.rdb";
+  const std::string incr_name = "appendonly.aof.1.incr.aof";
+  BW_RETURN_IF_ERROR(CopyFile(rdb.path, tmp + "/" + base_name));
+  {
+    BW_ASSIGN_OR_RETURN(OutFile incr, OutFile::Create(tmp + "/" + incr_name));
+    AofWriter aof(incr);
+    for (const auto* r : chain) {
+      if (r->start_offset >= result.to_offset) break;
+      uint64_t left = std::min(r->end_offset, result.to_offset) - r->start_offset;
+      for (const Id& id : r->blobs) {
+        if (left == 0) break;
+        auto data = repo.LoadBlob(repo::BlobType::kData, id);
+        if (!data.ok()) {
+          return Error(ErrorCode::kIntegrity,
+                       fmt::format("stream data of snapshot {} at offset {} is unreadable: {} "
+                                   "(run `bulwark check --read-data`)",
+                                   chosen->id.ShortHex(), r->start_offset, data.error().message()));
+        }
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, data->size()));
+        BW_RETURN_IF_ERROR(aof.Append(ByteView(data->data(), n)));
+        left -= n;
+      }
+      if (left != 0) {
+        return Error(ErrorCode::kIntegrity,
+                     fmt::format("stream record at offset {} holds fewer bytes than it says",
+                                 r->start_offset));
+      }
+    }
+    if (Status fin = aof.Finish(); !fin.ok()) return fin.error().Wrap("writing " + incr_name);
+    result.commands = aof.commands();
+    result.dropped_commands = aof.dropped();
+    BW_RETURN_IF_ERROR(incr.Close());
+  }
+  {
+    BW_ASSIGN_OR_RETURN(OutFile manifest, OutFile::Create(tmp + "/appendonly.aof.manifest"));
+    const std::string text =
+        fmt::format("file {} seq 1 type b\nfile {} seq 1 type i\n", base_name, incr_name);
+    BW_RETURN_IF_ERROR(manifest.Write(AsBytes(text)));
+    BW_RETURN_IF_ERROR(manifest.Close());
+  }
+  BW_RETURN_IF_ERROR(RemoveTree(result.aof_dir));
+  if (::rename(tmp.c_str(), result.aof_dir.c_str()) != 0) {
+    return ErrnoError("renaming " + tmp + " to " + result.aof_dir, errno);
+  }
   return result;
 }
 

@@ -1,0 +1,54 @@
+// Continuous capture of a Redis primary (`bulwark redis-stream`): a full sync stored as a
+// normal redis snapshot, then the replication stream kept as time-indexed segments
+// (repo/redis_stream_store.h) flushed about once a second, with REPLCONF ACK for the durable
+// offset. Reconnects with backoff and PSYNC <replid> <offset+1>; a +FULLRESYNC answer starts a
+// new snapshot. StreamRedis runs on the calling thread until CancelRequested() (then it
+// stores what it holds and returns ok) or an error that retrying cannot fix.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/result.h"
+#include "repo/repository.h"
+#include "sources/redis/backup.h"
+
+namespace bulwark::sources::redis {
+
+struct RedisStreamOptions {
+  RedisBackupOptions backup;  // endpoint, component, tags, timeouts, spill settings
+  int flush_interval_ms = 1000;
+  int max_backoff_ms = 10000;
+  std::function<void(const std::string&)> log;  // one line per event (may be empty)
+};
+
+struct RedisStreamResult {
+  uint64_t snapshots = 0;
+  uint64_t segments = 0;
+  uint64_t bytes = 0;  // stream bytes stored
+  uint64_t continues = 0;
+  uint64_t full_resyncs = 0;  // after the first snapshot
+  std::string replid;
+  uint64_t offset = 0;  // durable offset at the end
+};
+
+// kUsage for credentials/ACL problems (not retried), kLocked if the repository lock is lost
+// and cannot be taken again; connection failures are retried forever.
+Result<RedisStreamResult> StreamRedis(repo::Repository& repo, const RedisStreamOptions& options);
+
+// What redis-status reports for a component.
+struct RedisStreamStatus {
+  bool has_snapshot = false;
+  int64_t last_snapshot_unix_ns = 0;
+  std::string last_snapshot_id;
+  int64_t last_batch_unix_ns = 0;  // 0: no stream captured
+  std::string replid;
+  uint64_t offset = 0;
+  uint64_t segments = 0;
+  uint64_t stream_bytes = 0;
+};
+Result<RedisStreamStatus> GetRedisStreamStatus(const repo::Repository& repo,
+                                               const std::string& component);
+
+}  // namespace bulwark::sources::redis

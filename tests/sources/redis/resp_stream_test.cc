@@ -1,0 +1,54 @@
+// RESP command framing of the replication stream: whole commands, every way a command can be
+// incomplete (so the stream is only ever cut at a boundary), and malformed input refused.
+#include "sources/redis/resp_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace bulwark::sources::redis {
+namespace {
+
+TEST(RespStreamTest, ParsesWholeCommands) {
+  const std::string s = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv\r\nxy\r\n*1\r\n$4\r\nPING\r\n";
+  auto a = ParseCommand(AsBytes(s));
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->length, 31u);
+  ASSERT_EQ((*a)->args.size(), 3u);
+  EXPECT_EQ((*a)->args[0], "SET");
+  EXPECT_EQ((*a)->args[2], "v\r\nxy");  // binary-safe: CRLF inside a bulk string
+  auto b = ParseCommand(AsBytes(std::string_view(s).substr((*a)->length)));
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->args[0], "PING");
+  EXPECT_EQ((*a)->length + (*b)->length, s.size());
+  EXPECT_TRUE(IsWord((*b)->args[0], "PING"));
+  EXPECT_TRUE(IsWord("replconf", "REPLCONF"));
+  EXPECT_FALSE(IsWord("REPLCONFX", "REPLCONF"));
+}
+
+TEST(RespStreamTest, EveryPrefixIsIncomplete) {
+  const std::string s = "*2\r\n$6\r\nSELECT\r\n$2\r\n15\r\n";
+  for (size_t n = 0; n < s.size(); ++n) {
+    auto r = ParseCommand(AsBytes(std::string_view(s).substr(0, n)));
+    ASSERT_TRUE(r.ok()) << n;
+    EXPECT_FALSE(r->has_value()) << "prefix of " << n << " bytes parsed as whole";
+  }
+  auto whole = ParseCommand(AsBytes(s));
+  ASSERT_TRUE(whole.ok() && whole->has_value());
+  EXPECT_EQ((*whole)->length, s.size());
+}
+
+TEST(RespStreamTest, RefusesMalformedInput) {
+  for (const std::string s : {"+OK\r\n", "*x\r\n", "*0\r\n", "*1\r\n:5\r\n", "*1\r\n$1\r\nab\r\n",
+                              "*1\n$1\r\na\r\n", "*1\r\n$-1\r\n"}) {
+    auto r = ParseCommand(AsBytes(s));
+    EXPECT_FALSE(r.ok()) << s;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code(), ErrorCode::kIntegrity) << s;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bulwark::sources::redis
