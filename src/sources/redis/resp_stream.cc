@@ -72,4 +72,57 @@ Result<std::optional<RespCommand>> ParseCommand(ByteView data) {
   return std::optional<RespCommand>(std::move(cmd));
 }
 
+Status AofFilter::Append(ByteView data) {
+  buf_.insert(buf_.end(), data.begin(), data.end());
+  size_t pos = 0;
+  while (true) {
+    auto cmd = ParseCommand(ByteView(buf_.data() + pos, buf_.size() - pos));
+    if (!cmd.ok()) return cmd.error();
+    if (!cmd->has_value()) break;
+    BW_RETURN_IF_ERROR(Take(**cmd, ByteView(buf_.data() + pos, (*cmd)->length)));
+    pos += (*cmd)->length;
+  }
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos));
+  return Status::Ok();
+}
+
+Status AofFilter::Finish() {
+  if (!buf_.empty()) {
+    return Error(ErrorCode::kIntegrity, "the captured stream ends inside a command");
+  }
+  if (in_multi_) {
+    dropped_ += txn_count_;
+    txn_.clear();
+    in_multi_ = false;
+  }
+  return Status::Ok();
+}
+
+Status AofFilter::Take(const RespCommand& cmd, ByteView bytes) {
+  const std::string_view name = cmd.args[0];
+  if (IsWord(name, "PING") || IsWord(name, "REPLCONF")) {
+    ++dropped_;
+    return Status::Ok();
+  }
+  if (IsWord(name, "MULTI")) {
+    in_multi_ = true;
+    txn_.assign(bytes.begin(), bytes.end());
+    txn_count_ = 1;
+    return Status::Ok();
+  }
+  if (in_multi_) {
+    txn_.insert(txn_.end(), bytes.begin(), bytes.end());
+    ++txn_count_;
+    if (IsWord(name, "EXEC")) {
+      in_multi_ = false;
+      commands_ += txn_count_;
+      BW_RETURN_IF_ERROR(write_(txn_));
+      txn_.clear();
+    }
+    return Status::Ok();
+  }
+  ++commands_;
+  return write_(bytes);
+}
+
 }  // namespace bulwark::sources::redis

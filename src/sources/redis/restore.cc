@@ -148,79 +148,6 @@ std::vector<const repo::RedisStreamRecord*> Chain(
   return chain;
 }
 
-// Writes the stream's commands into the incremental AOF: PING and REPLCONF dropped, a
-// transaction written only once its EXEC has arrived.
-class AofWriter {
- public:
-  explicit AofWriter(OutFile& out) : out_(out) {}
-
-  Status Append(ByteView data) {
-    buf_.insert(buf_.end(), data.begin(), data.end());
-    size_t pos = 0;
-    while (true) {
-      auto cmd = ParseCommand(ByteView(buf_.data() + pos, buf_.size() - pos));
-      if (!cmd.ok()) return cmd.error();
-      if (!cmd->has_value()) break;
-      BW_RETURN_IF_ERROR(Take(**cmd, ByteView(buf_.data() + pos, (*cmd)->length)));
-      pos += (*cmd)->length;
-    }
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos));
-    return Status::Ok();
-  }
-
-  // Drops an unfinished transaction; kIntegrity if bytes of a command are left over.
-  Status Finish() {
-    if (!buf_.empty()) {
-      return Error(ErrorCode::kIntegrity, "the captured stream ends inside a command");
-    }
-    if (in_multi_) {
-      dropped_ += txn_count_;
-      txn_.clear();
-      in_multi_ = false;
-    }
-    return Status::Ok();
-  }
-
-  uint64_t commands() const { return commands_; }
-  uint64_t dropped() const { return dropped_; }
-
- private:
-  Status Take(const RespCommand& cmd, ByteView bytes) {
-    const std::string_view name = cmd.args[0];
-    if (IsWord(name, "PING") || IsWord(name, "REPLCONF")) {
-      ++dropped_;
-      return Status::Ok();
-    }
-    if (IsWord(name, "MULTI")) {
-      in_multi_ = true;
-      txn_.assign(bytes.begin(), bytes.end());
-      txn_count_ = 1;
-      return Status::Ok();
-    }
-    if (in_multi_) {
-      txn_.insert(txn_.end(), bytes.begin(), bytes.end());
-      ++txn_count_;
-      if (IsWord(name, "EXEC")) {
-        in_multi_ = false;
-        commands_ += txn_count_;
-        BW_RETURN_IF_ERROR(out_.Write(txn_));
-        txn_.clear();
-      }
-      return Status::Ok();
-    }
-    ++commands_;
-    return out_.Write(bytes);
-  }
-
-  OutFile& out_;
-  Bytes buf_;
-  Bytes txn_;
-  bool in_multi_ = false;
-  uint64_t txn_count_ = 0;
-  uint64_t commands_ = 0;
-  uint64_t dropped_ = 0;
-};
-
 }  // namespace
 
 Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
@@ -336,7 +263,7 @@ Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
   BW_RETURN_IF_ERROR(CopyFile(rdb.path, tmp + "/" + base_name));
   {
     BW_ASSIGN_OR_RETURN(OutFile incr, OutFile::Create(tmp + "/" + incr_name));
-    AofWriter aof(incr);
+    AofFilter aof([&incr](ByteView bytes) { return incr.Write(bytes); });
     for (const auto* r : chain) {
       if (r->start_offset >= result.to_offset) break;
       uint64_t left = std::min(r->end_offset, result.to_offset) - r->start_offset;

@@ -1,9 +1,12 @@
 // RESP command framing of the replication stream: whole commands, every way a command can be
-// incomplete (so the stream is only ever cut at a boundary), and malformed input refused.
+// incomplete (so the stream is only ever cut at a boundary), and malformed input refused; the
+// AOF filter keeps SELECT and writes, drops PING/REPLCONF and a transaction cut before EXEC,
+// whatever pieces the stream arrives in.
 #include "sources/redis/resp_stream.h"
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 
 namespace bulwark::sources::redis {
@@ -48,6 +51,47 @@ TEST(RespStreamTest, RefusesMalformedInput) {
       EXPECT_EQ(r.error().code(), ErrorCode::kIntegrity) << s;
     }
   }
+}
+
+std::string Cmd(std::initializer_list<std::string_view> args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (auto a : args) out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+  return out;
+}
+
+TEST(AofFilterTest, KeepsWritesDropsPingReplconfAndACutTransaction) {
+  const std::string select = Cmd({"SELECT", "3"});
+  const std::string set = Cmd({"SET", "k", "v\r\n"});
+  const std::string txn =
+      Cmd({"MULTI"}) + Cmd({"INCR", "n"}) + Cmd({"RPUSH", "l", "x"}) + Cmd({"EXEC"});
+  const std::string stream = select + Cmd({"PING"}) + set + Cmd({"REPLCONF", "GETACK", "*"}) + txn +
+                             Cmd({"ping"}) + Cmd({"MULTI"}) + Cmd({"SET", "cut", "1"});
+  const std::string want = select + set + txn;
+  // Every split point of the input gives the same output.
+  for (size_t split = 0; split <= stream.size(); ++split) {
+    std::string out;
+    AofFilter f([&out](ByteView b) {
+      out.append(AsString(b));
+      return Status::Ok();
+    });
+    ASSERT_TRUE(f.Append(AsBytes(std::string_view(stream).substr(0, split))).ok());
+    ASSERT_TRUE(f.Append(AsBytes(std::string_view(stream).substr(split))).ok());
+    ASSERT_TRUE(f.Finish().ok());
+    ASSERT_EQ(out, want) << "split at " << split;
+    EXPECT_EQ(f.commands(), 6u);
+    EXPECT_EQ(f.dropped(), 5u);  // 2 PING, REPLCONF, MULTI + SET of the cut transaction
+  }
+}
+
+TEST(AofFilterTest, InputEndingInsideACommandIsRefused) {
+  AofFilter f([](ByteView) { return Status::Ok(); });
+  const std::string half = Cmd({"SET", "k", "v"}).substr(0, 10);
+  ASSERT_TRUE(f.Append(AsBytes(half)).ok());
+  auto st = f.Finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kIntegrity);
+  AofFilter g([](ByteView) { return Status::Ok(); });
+  EXPECT_FALSE(g.Append(AsBytes("GARBAGE\r\n")).ok());
 }
 
 }  // namespace
