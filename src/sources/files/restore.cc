@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,10 +32,12 @@ namespace {
 using repo::Node;
 using repo::NodeType;
 
-// A batch is planned and executed as a unit (packs fetched, files written and renamed);
-// the limits bound the memory the plan takes however many files the snapshot holds.
-constexpr size_t kBatchBlobUses = 256 * 1024;
-constexpr size_t kBatchFiles = 64 * 1024;
+// A batch is planned and executed as a unit (packs fetched, files written and renamed); the
+// walker plans the next batch while the workers execute the last one, and at most two are
+// held at a time. The limits bound the memory that takes however many files the snapshot
+// holds, and keep the first batch small so the workers start early.
+constexpr size_t kBatchBlobUses = 16 * 1024;
+constexpr size_t kBatchFiles = 16 * 1024;
 // Nearby blobs of one pack are fetched in one range read when the gap between them is small;
 // a range never exceeds kMaxRange, which with the worker count bounds fetch memory.
 constexpr uint64_t kMaxRange = 8u << 20;
@@ -100,6 +104,17 @@ struct ChainDir {
   bool failed = false;
 };
 
+// Files planned together, executed by the pool while the next batch is planned.
+struct Batch {
+  std::vector<std::unique_ptr<FileTask>> files;
+  std::vector<FileTask*> empty_files;       // of `files`, with no data
+  std::map<Id, std::vector<BlobUse>> plan;  // per pack, the places its blobs go
+  std::map<FileTask*, LinkKey> link_tasks;  // files of this batch that others link to
+  std::vector<PendingLink> links;           // links to make once this batch is done
+  size_t uses = 0;
+  std::atomic<size_t> tasks_left{0};
+};
+
 class Restorer {
  public:
   Restorer(repo::Repository& repo, const repo::Snapshot& snapshot,
@@ -131,8 +146,9 @@ class Restorer {
       walked = RestoreNode(start, snap_root, JoinPath(options_.target, start.name));
     }
     if (walked.ok()) walked = FlushBatch();
+    if (walked.ok()) walked = RetireBatches(0);
     if (!walked.ok()) {
-      AbandonBatch();
+      AbandonBatches();
       return walked.error();
     }
     // Directory metadata last and deepest first (reverse creation order), so creating
@@ -333,7 +349,7 @@ class Restorer {
       key = LinkKey{node.device, node.inode};
       auto it = primaries_.find(*key);
       if (it != primaries_.end()) {
-        links_.push_back({path, snap_path, *key});
+        current_->links.push_back({path, snap_path, *key});
         return Status::Ok();
       }
     }
@@ -367,25 +383,27 @@ class Restorer {
     task->remaining.store(static_cast<int64_t>(uses.size()));
     if (key) {
       primaries_[*key] = Primary{path, Primary::kPending};
-      link_tasks_[task.get()] = *key;
+      current_->link_tasks[task.get()] = *key;
     }
     // Consecutive blocks of a file mostly share a pack: look the pack up once per run of them.
     std::vector<BlobUse>* pack_uses = nullptr;
     const Id* pack_id = nullptr;
     for (const auto& [pack, use] : uses) {
       if (pack_id == nullptr || pack != *pack_id) {
-        pack_uses = &plan_[pack];
+        pack_uses = &current_->plan[pack];
         pack_id = &pack;
       }
       pack_uses->push_back(use);
     }
-    batch_uses_ += uses.size();
+    current_->uses += uses.size();
     if (progress_ != nullptr) {
       progress_->files_total.fetch_add(1, std::memory_order_relaxed);
       progress_->bytes_total.fetch_add(offset, std::memory_order_relaxed);
     }
-    batch_.push_back(std::move(task));
-    if (batch_uses_ >= kBatchBlobUses || batch_.size() >= kBatchFiles) return FlushBatch();
+    current_->files.push_back(std::move(task));
+    if (current_->uses >= kBatchBlobUses || current_->files.size() >= kBatchFiles) {
+      return FlushBatch();
+    }
     return Status::Ok();
   }
 
@@ -669,21 +687,25 @@ class Restorer {
     }
   }
 
+  // Starts executing the current batch and begins a new one; retires the batches that are
+  // done, waiting for the older one if two are running.
   Status FlushBatch() {
-    if (batch_.empty() && links_.empty()) return Status::Ok();
-    // 1. Empty files (no data to wait for), in parallel.
-    std::vector<FileTask*> empty;
-    for (auto& f : batch_) {
+    Batch& batch = *current_;
+    if (batch.files.empty() && batch.links.empty()) return StopStatus();
+    // The tasks: empty files (no data to wait for) in groups, then per pack the ranges of
+    // nearby blobs. Counted before the first is submitted, so the batch cannot look done early.
+    std::vector<std::function<void()>> tasks;
+    std::vector<FileTask*>& empty = batch.empty_files;
+    for (auto& f : batch.files) {
       if (f->remaining.load() == 0) empty.push_back(f.get());
     }
     for (size_t i = 0; i < empty.size(); i += kFilesPerCreateTask) {
       size_t j = std::min(empty.size(), i + kFilesPerCreateTask);
-      pool_.Submit([this, &empty, i, j] {
+      tasks.push_back([this, &empty, i, j] {
         for (size_t k = i; k < j; ++k) Finalize(*empty[k]);
       });
     }
-    // 2. Per pack, ranges of nearby blobs; each range is one task.
-    for (auto& [pack, uses] : plan_) {
+    for (auto& [pack, uses] : batch.plan) {
       std::sort(uses.begin(), uses.end(), [](const BlobUse& a, const BlobUse& b) {
         return a.offset != b.offset ? a.offset < b.offset : a.file_offset < b.file_offset;
       });
@@ -702,45 +724,76 @@ class Restorer {
         const Id p = pack;
         const BlobUse* b = uses.data() + i;
         const BlobUse* e = uses.data() + j;
-        pool_.Submit([this, p, b, e] { RunRange(p, b, e); });
+        tasks.push_back([this, p, b, e] { RunRange(p, b, e); });
         i = j;
       }
     }
-    pool_.Wait();
-    // 3. Hard links to files of this batch or earlier ones.
-    for (auto& [task, key] : link_tasks_) {
-      primaries_[key].state = task->ok ? Primary::kOk : Primary::kFailed;
+    batch.tasks_left.store(tasks.size());
+    running_.push_back(std::move(current_));
+    current_ = std::make_unique<Batch>();
+    for (auto& task : tasks) {
+      pool_.Submit([this, &batch, task = std::move(task)] {
+        task();
+        TaskDone(batch);
+      });
     }
-    for (const auto& link : links_) {
-      const Primary& p = primaries_[link.key];
-      if (p.state != Primary::kOk) {
-        RecordDamage(link.snap_path,
-                     "hard link to a file that could not be restored (" + p.path + ")");
-        continue;
+    return RetireBatches(1);
+  }
+
+  void TaskDone(Batch& batch) {
+    // Nothing of `batch` is touched once the count is zero: the walker may free it at once.
+    if (batch.tasks_left.fetch_sub(1) != 1) return;
+    std::lock_guard lock(batches_mu_);
+    batches_cv_.notify_all();
+  }
+
+  // Retires running batches, oldest first, while more than `keep_running` are running or the
+  // oldest is done: waits for it, makes its hard links (to files of it or of earlier
+  // batches) and drops it.
+  Status RetireBatches(size_t keep_running) {
+    while (!running_.empty()) {
+      Batch& batch = *running_.front();
+      if (running_.size() <= keep_running && batch.tasks_left.load() != 0) break;
+      {
+        std::unique_lock lock(batches_mu_);
+        batches_cv_.wait(lock, [&] { return batch.tasks_left.load() == 0; });
       }
-      ClearPath(link.path);
-      if (::link(p.path.c_str(), link.path.c_str()) != 0) {
-        RecordError(link.path, std::string("creating hard link: ") + std::strerror(errno));
-        continue;
+      for (auto& [task, key] : batch.link_tasks) {
+        primaries_[key].state = task->ok ? Primary::kOk : Primary::kFailed;
       }
-      files_done_.fetch_add(1, std::memory_order_relaxed);
+      for (const auto& link : batch.links) {
+        const Primary& p = primaries_[link.key];
+        if (p.state != Primary::kOk) {
+          RecordDamage(link.snap_path,
+                       "hard link to a file that could not be restored (" + p.path + ")");
+          continue;
+        }
+        ClearPath(link.path);
+        if (::link(p.path.c_str(), link.path.c_str()) != 0) {
+          RecordError(link.path, std::string("creating hard link: ") + std::strerror(errno));
+          continue;
+        }
+        files_done_.fetch_add(1, std::memory_order_relaxed);
+      }
+      RemoveTemporaries(batch);
+      running_.pop_front();
     }
-    links_.clear();
-    link_tasks_.clear();
-    AbandonBatch();
     return StopStatus();
   }
 
-  // Removes temporary files of a batch that did not complete (cancel, fatal error) and
-  // forgets the batch.
-  void AbandonBatch() {
-    pool_.Wait();
-    for (auto& f : batch_) {
+  // Removes the temporary files of a batch's files that did not complete (cancel, error).
+  static void RemoveTemporaries(const Batch& batch) {
+    for (const auto& f : batch.files) {
       if (f->created && !f->ok && f->remaining.load() > 0) ::unlink(f->temp_path.c_str());
     }
-    batch_.clear();
-    plan_.clear();
-    batch_uses_ = 0;
+  }
+
+  // After a fatal error: lets every submitted task finish, then removes what is incomplete.
+  void AbandonBatches() {
+    pool_.Wait();
+    for (const auto& batch : running_) RemoveTemporaries(*batch);
+    running_.clear();
+    current_ = std::make_unique<Batch>();
   }
 
   repo::Repository& repo_;
@@ -763,16 +816,15 @@ class Restorer {
   // Walker state.
   std::vector<std::pair<std::string, Node>> dirs_;  // created directories, in creation order
   std::map<LinkKey, Primary> primaries_;
-  std::vector<PendingLink> links_;
   uint64_t temp_counter_ = 0;
   const pid_t pid_ = ::getpid();
 
-  // Current batch.
-  std::vector<std::unique_ptr<FileTask>> batch_;
-  std::map<Id, std::vector<BlobUse>> plan_;
+  // Batches: the one being planned, and those submitted to the pool, oldest first.
+  std::unique_ptr<Batch> current_ = std::make_unique<Batch>();
+  std::deque<std::unique_ptr<Batch>> running_;
+  std::mutex batches_mu_;  // with batches_cv_: a batch's last task finished
+  std::condition_variable batches_cv_;
   std::vector<std::pair<Id, BlobUse>> plan_scratch_;  // one file's uses, kept for its capacity
-  std::map<FileTask*, LinkKey> link_tasks_;
-  size_t batch_uses_ = 0;
 
   std::optional<BackgroundSync> background_sync_;  // while files are written
   ThreadPool pool_;                                // last: joined first

@@ -158,6 +158,49 @@ TEST_F(FilesRoundTripTest, AwkwardTreeRestoresIdentically) {
   }
 }
 
+// More files than one restore batch holds (the walker plans the next batch while the last
+// one is written): every file comes back, and hard links whose first name is in an earlier
+// batch or in the same batch are made as in a single batch.
+TEST_F(FilesRoundTripTest, SeveralBatchesWithHardLinksAcrossThem) {
+  const int kFiles = 16500;  // restore batches hold at most 16384 files
+  ASSERT_EQ(::mkdir((src_ + "/a").c_str(), 0755), 0);
+  for (int i = 0; i < kFiles; ++i) {
+    WriteFile(src_ + "/a/f" + std::to_string(i), "file " + std::to_string(i) + "\n");
+  }
+  // Walk order is by name: "a" (the first batch and the start of the second) before "z".
+  ASSERT_EQ(::link((src_ + "/a/f1").c_str(), (src_ + "/z-link-to-first-batch").c_str()), 0);
+  ASSERT_EQ(::mkdir((src_ + "/z").c_str(), 0755), 0);
+  WriteFile(src_ + "/z/late", std::string_view("late primary"));
+  ASSERT_EQ(::link((src_ + "/z/late").c_str(), (src_ + "/z/late-link").c_str()), 0);
+  FilesBackupOptions opt;
+  opt.paths = {src_};
+  opt.component = "many";
+  auto backup = BackupFiles(*repo_, opt);
+  ASSERT_TRUE(backup.ok()) << backup.error().message();
+
+  FilesRestoreOptions ropt;
+  ropt.target = tmp_ + "/restore";
+  ropt.subpath = src_;
+  ropt.workers = 3;
+  auto restored = RestoreSnapshot(*repo_, backup->snapshot, ropt);
+  ASSERT_TRUE(restored.ok()) << restored.error().message();
+  EXPECT_TRUE(restored->damaged.empty()) << restored->damaged.front();
+  EXPECT_TRUE(restored->errors.empty()) << restored->errors.front();
+  EXPECT_EQ(restored->files, static_cast<uint64_t>(kFiles + 3));
+  TreeComparer cmp;
+  for (const auto& d : cmp.Compare(src_, ropt.target)) ADD_FAILURE() << d;
+  auto inode = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_ino;
+  };
+  EXPECT_EQ(inode(ropt.target + "/a/f1"), inode(ropt.target + "/z-link-to-first-batch"));
+  EXPECT_EQ(inode(ropt.target + "/z/late"), inode(ropt.target + "/z/late-link"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(ropt.target)) {
+    EXPECT_EQ(e.path().filename().string().find(".bulwark-"), std::string::npos) << e.path();
+  }
+}
+
 TEST_F(FilesRoundTripTest, SubpathRestoresIntoTargetAndListWorks) {
   MakeAwkwardTree();
   if (HasFatalFailure()) return;
