@@ -3,8 +3,9 @@
 # (`restore redis --time`): numbered writes with a time between two of them restore to exactly
 # the keys written before it (DEBUG DIGEST at that moment); the stream cut by CLIENT KILL
 # resumes with +CONTINUE and loses nothing; a backlog too small to continue forces a new
-# snapshot and the restore stays exact; times outside the capture are refused before anything
-# is written; redis-status reports the replid, the offset the primary also sees and the lag.
+# snapshot and the restore stays exact; a diskless transfer with writes during it gets them
+# after its first ACK; times outside the capture are refused before anything is
+# written; redis-status reports the replid, the offset the primary also sees and the lag.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis_lib.sh"
 
@@ -25,17 +26,18 @@ rcli "$SRC" set ttl v ex 100000 >/dev/null
 STREAM=$!
 cleanup_hooks+=("kill -CONT $STREAM 2>/dev/null; kill -TERM $STREAM 2>/dev/null; wait $STREAM 2>/dev/null")
 
-# wait_log PATTERN COUNT: until the stream's log has COUNT lines matching PATTERN.
+# wait_log PATTERN COUNT [LOG PID]: until the stream's log has COUNT lines matching PATTERN.
 wait_log() {
-  local i
+  local i log=${3:-$T/stream.err} pid=${4:-$STREAM}
   for i in $(seq 1 300); do
-    if [[ $(grep -c -- "$1" "$T/stream.err" || true) -ge $2 ]]; then return 0; fi
-    kill -0 "$STREAM" 2>/dev/null || { cat "$T/stream.err" >&2; fail "redis-stream exited"; }
+    if [[ $(grep -c -- "$1" "$log" || true) -ge $2 ]]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "redis-stream exited"; }
     sleep 0.1
   done
-  cat "$T/stream.err" >&2
+  cat "$log" >&2
   fail "no '$1' (x$2) in the redis-stream log"
 }
+COMP=rs
 
 master_offset() { rcli "$SRC" info replication | tr -d '\r' | sed -n 's/^master_repl_offset://p'; }
 
@@ -44,7 +46,7 @@ wait_caught_up() {
   local i want
   want=$(master_offset)
   for i in $(seq 1 100); do
-    "$BIN" --json redis-status --component rs >"$T/status.json"
+    "$BIN" --json redis-status --component "$COMP" >"$T/status.json"
     if [[ $(json "$T/status.json" 'd["offset"]') -ge $want ]]; then return 0; fi
     sleep 0.1
   done
@@ -54,7 +56,7 @@ wait_caught_up() {
 
 # restore_at TIME DIR: restores to TIME and starts redis-server on it (AOF on).
 restore_at() {
-  bw --json restore redis latest --component rs --target "$2" --time "$1" >"$2.json"
+  bw --json restore redis latest --component "$COMP" --target "$2" --time "$1" >"$2.json"
   echo "appendonly yes" >"$2/extra.conf"
   redis_start "$2"
 }
@@ -181,6 +183,39 @@ redis_stop "$T/r3"
 restore_at "$T1" "$T/r1b"
 check_restore "$T/r1b" "$D1"
 redis_stop "$T/r1b"
+
+# --- Diskless transfer with writes during it: Redis 7 holds them back until the replica's
+# first REPLCONF ACK (repl_put_online_on_ack), which the stream sends right after the RDB; the
+# restore is exact.
+DL="$T/dl"
+REDIS_SANDBOX_DISKLESS=yes redis_start "$DL"
+rcli "$DL" debug populate 20000 pop 50 >/dev/null
+rcli "$DL" config set rdb-key-save-delay 20 >/dev/null
+"$BIN" redis-stream --component dl --url "unix://$DL/redis.sock" --flush-ms 250 >"$T/dl.out" \
+  2>"$T/dl.err" &
+DLSTREAM=$!
+cleanup_hooks+=("kill -TERM $DLSTREAM 2>/dev/null; wait $DLSTREAM 2>/dev/null")
+for i in $(seq 1 40); do
+  rcli "$DL" set "dl:$i" "$i" >/dev/null
+  sleep 0.02
+done
+wait_log "snapshot .* saved" 1 "$T/dl.err" "$DLSTREAM"
+rcli "$DL" config set rdb-key-save-delay 0 >/dev/null
+rcli "$DL" set dl:last 1 >/dev/null
+sleep 0.3
+T4=$(now)
+D4=$(rcli "$DL" debug digest)
+sleep 0.3
+rcli "$DL" set after:t4 1 >/dev/null
+SRC_SAVED=$SRC
+SRC=$DL COMP=dl
+wait_caught_up
+restore_at "$T4" "$T/r4"
+check_restore "$T/r4" "$D4"
+redis_stop "$T/r4"
+SRC=$SRC_SAVED COMP=rs
+kill -TERM "$DLSTREAM"
+wait "$DLSTREAM" || fail "redis-stream (diskless) did not exit 0 on SIGTERM"
 
 # --- SIGTERM: stores what it holds and exits 0.
 rcli "$SRC" set last 1 >/dev/null
