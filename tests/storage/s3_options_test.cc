@@ -65,7 +65,7 @@ TEST(S3Options, ParseUrlAndResolveFromEnvironmentAndProfile) {
     r = ResolveS3Options("s3://bucket-one/p", {});
     ok = ok && r.ok() && r->creds.access_key_id == "AKENV" && r->path_style &&
          r->endpoint == "http://127.0.0.1:9000" && r->region == "us-west-2";
-    r = ResolveS3Options("s3://bucket-one/p", {"http://10.0.0.1:7480", "", "", ""});
+    r = ResolveS3Options("s3://bucket-one/p", {"http://10.0.0.1:7480", "", "", "", {}});
     ok = ok && r.ok() && r->endpoint == "http://10.0.0.1:7480";
     unsetenv("AWS_ACCESS_KEY_ID");
     setenv("AWS_PROFILE", "nobody", 1);
