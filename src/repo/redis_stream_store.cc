@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <optional>
 
-#include "repo/parallel.h"
+#include "repo/listed_records.h"
 
 namespace bulwark::repo {
 
@@ -30,22 +29,10 @@ Result<RedisStreamRecord> LoadRecordAt(const Repository& repo, const std::string
 }
 
 Result<std::vector<RedisStreamRecord>> LoadAll(const Repository& repo, const std::string& prefix) {
-  Repository& r = const_cast<Repository&>(repo);
-  BW_ASSIGN_OR_RETURN(auto listing, r.backend().List(prefix));
-  std::vector<std::optional<RedisStreamRecord>> out(listing.size());
-  BW_RETURN_IF_ERROR(ParallelFor(listing.size(), kIoThreads, [&](size_t i) -> Status {
-    auto rec = LoadRecordAt(repo, listing[i].key);
-    if (!rec.ok()) {
-      if (rec.error().code() == ErrorCode::kNotFound) return Status::Ok();  // removed meanwhile
-      return rec.error();
-    }
-    out[i] = std::move(*rec);
-    return Status::Ok();
-  }));
-  std::vector<RedisStreamRecord> records;
-  for (auto& o : out) {
-    if (o) records.push_back(std::move(*o));
-  }
+  BW_ASSIGN_OR_RETURN(auto records,
+                      LoadListedRecords<RedisStreamRecord>(
+                          const_cast<Repository&>(repo).backend(), prefix,
+                          [&](const std::string& key) { return LoadRecordAt(repo, key); }));
   std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
     if (a.snapshot != b.snapshot) return a.snapshot < b.snapshot;
     return a.start_offset < b.start_offset;

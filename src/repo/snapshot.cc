@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
-#include "repo/parallel.h"
+#include "repo/listed_records.h"
 
 namespace bulwark::repo {
 
@@ -235,20 +235,8 @@ Result<Snapshot> LoadSnapshot(const Repository& repo, const Id& id) {
 
 Result<std::vector<Snapshot>> LoadAllSnapshots(const Repository& repo) {
   BW_ASSIGN_OR_RETURN(auto ids, repo.ListObjects(ObjectKind::kSnapshot));
-  std::vector<std::optional<Snapshot>> loaded(ids.size());
-  BW_RETURN_IF_ERROR(ParallelFor(ids.size(), kIoThreads, [&](size_t i) -> Status {
-    auto s = LoadSnapshot(repo, ids[i]);
-    if (!s.ok()) {
-      if (s.error().code() == ErrorCode::kNotFound) return Status::Ok();  // forgotten meanwhile
-      return s.error();
-    }
-    loaded[i] = std::move(*s);
-    return Status::Ok();
-  }));
-  std::vector<Snapshot> out;
-  out.reserve(ids.size());
-  for (auto& s : loaded)
-    if (s) out.push_back(std::move(*s));
+  BW_ASSIGN_OR_RETURN(auto out, LoadEachPresent<Snapshot>(
+                                    ids, [&](const Id& id) { return LoadSnapshot(repo, id); }));
   std::sort(out.begin(), out.end(), [](const Snapshot& a, const Snapshot& b) {
     return a.time_unix_ns != b.time_unix_ns ? a.time_unix_ns < b.time_unix_ns : a.id < b.id;
   });

@@ -2,9 +2,8 @@
 
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <optional>
 
-#include "repo/parallel.h"
+#include "repo/listed_records.h"
 
 namespace bulwark::repo {
 
@@ -101,23 +100,9 @@ Result<WalRecord> GetWalRecord(const Repository& repo, const std::string& compon
 namespace {
 
 Result<std::vector<WalRecord>> LoadAll(const Repository& repo, const std::string& prefix) {
-  Repository& r = const_cast<Repository&>(repo);
-  BW_ASSIGN_OR_RETURN(auto listing, r.backend().List(prefix));
-  std::vector<std::optional<WalRecord>> out(listing.size());
-  BW_RETURN_IF_ERROR(ParallelFor(listing.size(), kIoThreads, [&](size_t i) -> Status {
-    auto rec = LoadRecordAt(repo, listing[i].key);
-    if (!rec.ok()) {
-      if (rec.error().code() == ErrorCode::kNotFound) return Status::Ok();  // removed meanwhile
-      return rec.error();
-    }
-    out[i] = std::move(*rec);
-    return Status::Ok();
-  }));
-  std::vector<WalRecord> records;
-  for (auto& o : out) {
-    if (o) records.push_back(std::move(*o));
-  }
-  return records;
+  return LoadListedRecords<WalRecord>(
+      const_cast<Repository&>(repo).backend(), prefix,
+      [&](const std::string& key) { return LoadRecordAt(repo, key); });
 }
 
 }  // namespace
