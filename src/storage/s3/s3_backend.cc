@@ -623,15 +623,19 @@ Status S3Backend::EnsureRetention(
   std::string xml = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" + mode +
                     "</Mode><RetainUntilDate>" + until + "</RetainUntilDate></Retention>";
   Call c;
-  c.method = "PUT";
   c.key = key;
   c.what = "PutObjectRetention";
   c.query = {{"retention", ""}};
-  c.body = AsBytes(xml);
-  c.headers = {{"Content-MD5", ComputeMd5(c.body).Base64()}};
-  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
+  return PutXml(std::move(c), xml);
+}
+
+Status S3Backend::PutXml(Call call, const std::string& xml) {
+  call.method = "PUT";
+  call.body = AsBytes(xml);
+  call.headers = {{"Content-MD5", ComputeMd5(call.body).Base64()}};
+  BW_ASSIGN_OR_RETURN(Reply r, Execute(call));
   if (r.resp.status == 200 || r.resp.status == 204) return Status::Ok();
-  return ErrorFor(c, r.resp);
+  return ErrorFor(call, r.resp);
 }
 
 Status S3Backend::EnableObjectLock(const ObjectLock& lock, bool verify_root) {
@@ -820,15 +824,10 @@ Result<std::string> S3Backend::GetBucketLifecycle() {
 
 Status S3Backend::PutBucketLifecycle(const std::string& xml) {
   Call c;
-  c.method = "PUT";
   c.bucket_level = true;
   c.what = "PutBucketLifecycleConfiguration";
   c.query = {{"lifecycle", ""}};
-  c.body = AsBytes(xml);
-  c.headers = {{"Content-MD5", ComputeMd5(c.body).Base64()}};
-  BW_ASSIGN_OR_RETURN(Reply r, Execute(c));
-  if (r.resp.status == 200 || r.resp.status == 204) return Status::Ok();
-  return ErrorFor(c, r.resp);
+  return PutXml(std::move(c), xml);
 }
 
 Status S3Backend::AbortUpload(const PendingUpload& upload) {

@@ -92,6 +92,9 @@ class S3Backend : public Backend {
   Result<Reply> Execute(const Call& call);
   // Maps a non-2xx response to an error naming the operation and the object.
   Error ErrorFor(const Call& call, const HttpResponse& resp);
+  // PUT of an XML document to a subresource named by call.query (?retention, ?lifecycle),
+  // with the Content-MD5 S3 requires there; `call` names the target and the operation.
+  Status PutXml(Call call, const std::string& xml);
   Status PutSingle(const std::string& key, ByteView data);
   Status PutMultipart(const std::string& key, ByteView data);
   Result<std::string> HeadETag(const std::string& key);
