@@ -85,6 +85,7 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
   audit.record().details["snapshots_copied"] = r.snapshots_copied;
   audit.record().details["snapshots_skipped"] = r.snapshots_skipped;
   audit.record().details["wal_copied"] = r.wal_copied;
+  audit.record().details["redis_stream_copied"] = r.redis_stream_copied;
   audit.record().details["blobs_copied"] = r.blobs_copied;
   audit.record().details["bytes_copied"] = r.bytes_copied;
   audit.record().details["audit_records_copied"] = *audit_copied;
@@ -103,6 +104,8 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
                {"snapshots", ids},
                {"wal_copied", r.wal_copied},
                {"wal_skipped", r.wal_skipped},
+               {"redis_stream_copied", r.redis_stream_copied},
+               {"redis_stream_skipped", r.redis_stream_skipped},
                {"chunks_copied", r.blobs_copied},
                {"chunks_present", r.blobs_present},
                {"bytes_copied", r.bytes_copied},
@@ -110,11 +113,12 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
                {"audit_records_copied", *audit_copied}});
   } else if (!ctx.quiet()) {
     fmt::print(
-        "copy {} -> {}: {} snapshots copied, {} already there; {} WAL files copied; {} chunks "
-        "transferred ({}, {} stored), {} already there; {} audit records copied\n",
+        "copy {} -> {}: {} snapshots copied, {} already there; {} WAL files copied; {} Redis "
+        "stream segments copied; {} chunks transferred ({}, {} stored), {} already there; {} "
+        "audit records copied\n",
         from_target->name, to_target->name, r.snapshots_copied, r.snapshots_skipped, r.wal_copied,
-        r.blobs_copied, FormatBytes(r.bytes_copied), FormatBytes(r.bytes_stored), r.blobs_present,
-        *audit_copied);
+        r.redis_stream_copied, r.blobs_copied, FormatBytes(r.bytes_copied),
+        FormatBytes(r.bytes_stored), r.blobs_present, *audit_copied);
   }
   return 0;
 }

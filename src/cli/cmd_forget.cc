@@ -12,6 +12,7 @@
 #include "cli/output.h"
 #include "cli/prune_util.h"
 #include "policy/forget.h"
+#include "repo/redis_stream_store.h"
 #include "repo/snapshot.h"
 #include "sources/postgres/backup.h"
 #include "sources/postgres/wal_archive.h"
@@ -85,12 +86,19 @@ int RunForget(Context& ctx, const ForgetArgs& args) {
                                     exp->removed.size() == 1 ? "" : "s", c, exp->keep_from));
   }
   audit.record().details["wal_removed"] = wal_removed;
+  // Redis stream segments go with the snapshot they continue (and orphans of earlier runs).
+  std::set<Id> forgotten_ids(rep.removed.begin(), rep.removed.end());
+  auto stream = repo::ExpireRedisStream(r, args.component, forgotten_ids, args.dry_run);
+  if (!stream.ok()) return audit.Fail(r, stream.error(), "forget: expiring Redis stream segments");
+  audit.record().details["redis_stream_removed"] = stream->removed;
   audit.record().details["kept"] = rep.kept;
   Status audited = audit.Finish(r, "success");
 
   if (ctx.json()) {
     nlohmann::json j = policy::ForgetReportToJson(rep);
     j["wal_removed"] = wal_removed;
+    j["redis_stream_removed"] = stream->removed;
+    if (stream->locked.objects) j["redis_stream_locked"] = stream->locked.ToJson();
     PrintJson(j);
   } else if (!ctx.quiet()) {
     fmt::print("policy: {}\n", p.ToString());
@@ -114,6 +122,14 @@ int RunForget(Context& ctx, const ForgetArgs& args) {
     }
     if (!rep.locked.empty()) fmt::print("{}\n", rep.locked_tally.Message("snapshot", "snapshots"));
     for (const auto& line : wal_lines) fmt::print("{}\n", line);
+    if (stream->removed) {
+      fmt::print("{} {} Redis stream segment{} of forgotten snapshots\n",
+                 rep.dry_run ? "would remove" : "removed", stream->removed,
+                 stream->removed == 1 ? "" : "s");
+    }
+    if (stream->locked.objects) {
+      fmt::print("{}\n", stream->locked.Message("Redis stream segment", "Redis stream segments"));
+    }
   }
   if (!audited.ok()) return ExitCodeFor(audited.error().code());
   if (args.prune && !args.dry_run) {

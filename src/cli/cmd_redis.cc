@@ -281,6 +281,7 @@ namespace {
 struct RedisStreamArgs {
   RedisBackupArgs backup;
   int flush_ms = 1000;
+  int64_t snapshot_every = 900;
 };
 
 int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
@@ -306,6 +307,7 @@ int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
   options.backup.max_buffered_bytes = std::max<size_t>(args.backup.buffer_mib, 1) << 20;
   options.backup.spill_dir = SpillDir(args.backup);
   options.flush_interval_ms = std::max(args.flush_ms, 10);
+  options.snapshot_interval_seconds = std::max<int64_t>(args.snapshot_every, 0);
   if (!ctx.quiet()) {
     options.log = [](const std::string& line) {
       std::fprintf(stderr, "bulwark: redis-stream: %s\n", line.c_str());
@@ -403,6 +405,9 @@ void RegisterRedisStream(CLI::App& app, Context& ctx) {
   sub->add_option("--host", b.host, "Host name recorded in the snapshots (default: this host)");
   sub->add_option("--flush-ms", args->flush_ms,
                   "Milliseconds between stored segments and REPLCONF ACKs (default 1000)");
+  sub->add_option("--snapshot-every", args->snapshot_every,
+                  "Seconds between fresh snapshots, taken while the stream goes on (default 900; "
+                  "0: only when the primary cannot continue the stream)");
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunRedisStream(ctx, *args); }; });
 
   auto component = std::make_shared<std::string>();

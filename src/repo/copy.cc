@@ -9,6 +9,7 @@
 #include "core/cancel.h"
 #include "crypto/hash.h"
 #include "repo/parallel.h"
+#include "repo/redis_stream_store.h"
 #include "repo/tree.h"
 #include "repo/wal_store.h"
 
@@ -127,32 +128,38 @@ Status CopyObject(Repository& from, Repository& to, const std::string& key) {
   return Status::Ok();
 }
 
-Status CopyWal(Repository& from, Repository& to, const CopyOptions& options, CopyResult& result) {
-  const std::string prefix = options.component.empty()
-                                 ? std::string(kWalPrefix)
-                                 : WalComponentPrefix(from, options.component);
-  BW_ASSIGN_OR_RETURN(auto source, from.backend().List(prefix));
-  BW_ASSIGN_OR_RETURN(auto target, to.backend().List(prefix));
+// An area of sealed records that each name data blobs (WAL, Redis stream segments).
+struct RecordArea {
+  std::string prefix;  // what to list in the source
+  // The blobs of the record stored under `key` (authenticating it).
+  std::function<Result<std::vector<Id>>(const std::string& key)> blobs_of;
+  // Whether the record belongs in the target (default: all).
+  std::function<bool(const std::string& key)> wanted;
+};
+
+// Copies the records of `area` the target lacks: first their blobs, then, with every blob
+// durable and indexed in the target, the records byte for byte. Returns {copied, skipped}.
+Result<std::pair<uint64_t, uint64_t>> CopyRecords(Repository& from, Repository& to,
+                                                  const RecordArea& area,
+                                                  const CopyOptions& options, CopyResult& result) {
+  BW_ASSIGN_OR_RETURN(auto source, from.backend().List(area.prefix));
+  BW_ASSIGN_OR_RETURN(auto target, to.backend().List(area.prefix));
   std::set<std::string> present;
   for (const auto& o : target) present.insert(o.key);
   std::vector<std::string> keys;
+  uint64_t skipped = 0;
   for (const auto& o : source) {
     if (present.count(o.key)) {
-      ++result.wal_skipped;
-    } else {
+      ++skipped;
+    } else if (!area.wanted || area.wanted(o.key)) {
       keys.push_back(o.key);
     }
   }
-  if (keys.empty()) return Status::Ok();
-  // Decode each record (authenticating it) to learn its blobs.
+  if (keys.empty()) return std::pair<uint64_t, uint64_t>{0, skipped};
   std::vector<std::vector<Id>> blobs(keys.size());
   BW_RETURN_IF_ERROR(ParallelFor(keys.size(), kIoThreads, [&](size_t i) -> Status {
-    BW_ASSIGN_OR_RETURN(Bytes sealed, from.backend().Get(keys[i]));
-    const std::string ad = "bulwark-wal-record:" + keys[i];
-    auto plain = from.OpenWithMasterKey(sealed, AsBytes(ad));
-    if (!plain.ok()) return Error(ErrorCode::kIntegrity, "WAL record " + keys[i] + " is damaged");
-    BW_ASSIGN_OR_RETURN(WalRecord rec, DecodeWalRecord(*plain));
-    blobs[i] = std::move(rec.blobs);
+    if (CancelRequested()) return Cancelled();
+    BW_ASSIGN_OR_RETURN(blobs[i], area.blobs_of(keys[i]));
     return Status::Ok();
   }));
   std::vector<BlobRef> refs;
@@ -164,10 +171,49 @@ Status CopyWal(Repository& from, Repository& to, const CopyOptions& options, Cop
   BW_RETURN_IF_ERROR(TransferBlobs(from, writer, Missing(to, refs, result), result));
   BW_RETURN_IF_ERROR(writer.Flush());
   result.bytes_stored += writer.stats().bytes_new_stored;
-  // Only now, with every blob durable and indexed in the target, the records.
   BW_RETURN_IF_ERROR(ParallelFor(
       keys.size(), kIoThreads, [&](size_t i) -> Status { return CopyObject(from, to, keys[i]); }));
-  result.wal_copied += keys.size();
+  return std::pair<uint64_t, uint64_t>{keys.size(), skipped};
+}
+
+Status CopyWal(Repository& from, Repository& to, const CopyOptions& options, CopyResult& result) {
+  RecordArea area;
+  area.prefix = options.component.empty() ? std::string(kWalPrefix)
+                                          : WalComponentPrefix(from, options.component);
+  area.blobs_of = [&from](const std::string& key) -> Result<std::vector<Id>> {
+    BW_ASSIGN_OR_RETURN(Bytes sealed, from.backend().Get(key));
+    const std::string ad = "bulwark-wal-record:" + key;
+    auto plain = from.OpenWithMasterKey(sealed, AsBytes(ad));
+    if (!plain.ok()) return Error(ErrorCode::kIntegrity, "WAL record " + key + " is damaged");
+    BW_ASSIGN_OR_RETURN(WalRecord rec, DecodeWalRecord(*plain));
+    return std::move(rec.blobs);
+  };
+  BW_ASSIGN_OR_RETURN(auto counts, CopyRecords(from, to, area, options, result));
+  result.wal_copied += counts.first;
+  result.wal_skipped += counts.second;
+  return Status::Ok();
+}
+
+// The stream segments of the snapshots the target has (after the snapshots were copied): a
+// segment of a snapshot the target lacks would be an orphan there.
+Status CopyRedisStream(Repository& from, Repository& to, const CopyOptions& options,
+                       CopyResult& result) {
+  BW_ASSIGN_OR_RETURN(auto snapshots, LoadAllSnapshots(to));
+  std::set<std::string> live;
+  for (const auto& s : snapshots) live.insert(RedisStreamSnapshotPrefix(to, s.component, s.id));
+  RecordArea area;
+  area.prefix = options.component.empty() ? std::string(kRedisStreamPrefix)
+                                          : RedisStreamComponentPrefix(from, options.component);
+  area.wanted = [&live](const std::string& key) {
+    return live.count(key.substr(0, key.rfind('/') + 1)) > 0;
+  };
+  area.blobs_of = [&from](const std::string& key) -> Result<std::vector<Id>> {
+    BW_ASSIGN_OR_RETURN(auto rec, LoadRedisStreamRecord(from, key));
+    return std::move(rec.blobs);
+  };
+  BW_ASSIGN_OR_RETURN(auto counts, CopyRecords(from, to, area, options, result));
+  result.redis_stream_copied += counts.first;
+  result.redis_stream_skipped += counts.second;
   return Status::Ok();
 }
 
@@ -227,6 +273,7 @@ Result<CopyResult> CopySnapshots(Repository& from, Repository& to, const CopyPla
     result.copied.push_back(snap.id);
     if (options.on_snapshot) options.on_snapshot(snap);
   }
+  BW_RETURN_IF_ERROR(CopyRedisStream(from, to, options, result));
   return result;
 }
 

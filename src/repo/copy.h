@@ -1,8 +1,8 @@
-// Copy: transfers snapshots (with their trees and chunks) and WAL archive records from one
-// repository to another that shares its keys (`init --from-repo`), storing only the blobs the
-// target lacks, through the target's own BlobWriter (so its pack size and compression apply).
-// Snapshot and WAL record objects are copied byte for byte, so they keep their IDs and a
-// re-run skips them. Called by `bulwark copy` on one thread (it fans out internally); the
+// Copy: transfers snapshots (with their trees and chunks), WAL archive records and Redis stream
+// segments from one repository to another that shares its keys (`init --from-repo`), storing
+// only the blobs the target lacks, through the target's own BlobWriter (so its pack size and
+// compression apply). Snapshots and records are copied byte for byte, so they keep their IDs
+// and a re-run skips them. Called by `bulwark copy` on one thread (it fans out internally); the
 // caller holds shared locks on both repositories and has loaded both indexes.
 #pragma once
 
@@ -32,11 +32,13 @@ struct CopyResult {
   uint64_t snapshots_skipped = 0;  // already in the target
   uint64_t wal_copied = 0;
   uint64_t wal_skipped = 0;
-  uint64_t blobs_copied = 0;   // stored in the target
-  uint64_t blobs_present = 0;  // referenced, but the target had them
-  uint64_t bytes_copied = 0;   // plaintext bytes of the blobs stored
-  uint64_t bytes_stored = 0;   // their sealed size in the target's packs
-  std::vector<Id> copied;      // snapshot IDs written to the target
+  uint64_t redis_stream_copied = 0;   // segments of snapshots the target has
+  uint64_t redis_stream_skipped = 0;  // already in the target
+  uint64_t blobs_copied = 0;          // stored in the target
+  uint64_t blobs_present = 0;         // referenced, but the target had them
+  uint64_t bytes_copied = 0;          // plaintext bytes of the blobs stored
+  uint64_t bytes_stored = 0;          // their sealed size in the target's packs
+  std::vector<Id> copied;             // snapshot IDs written to the target
 };
 
 // The snapshots of `from` (of options.component, if set), oldest first, split into those
@@ -53,8 +55,9 @@ Result<CopyPlan> PlanCopy(const Repository& from, const Repository& to,
 Status CheckSharedKeys(const Repository& from, const Repository& to);
 
 // WAL records first (their blobs, then the records), then each planned snapshot: its trees
-// and chunks, flushed and indexed in the target, and only then the snapshot object. A crash
-// at any point leaves the target consistent; a re-run transfers only what is still missing.
+// and chunks, flushed and indexed in the target, and only then the snapshot object; last the
+// Redis stream segments of the snapshots the target now has. A crash at any point leaves the
+// target consistent; a re-run transfers only what is still missing.
 Result<CopyResult> CopySnapshots(Repository& from, Repository& to, const CopyPlan& plan,
                                  const CopyOptions& options);
 

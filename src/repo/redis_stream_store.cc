@@ -1,9 +1,11 @@
 #include "repo/redis_stream_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "repo/listed_records.h"
+#include "repo/snapshot.h"
 
 namespace bulwark::repo {
 
@@ -49,6 +51,16 @@ std::string RedisStreamComponentPrefix(const Repository& repo, const std::string
   return std::string(kRedisStreamPrefix) + repo.BlobId(ToBytes(s)).Hex() + "/";
 }
 
+std::string RedisStreamSnapshotPrefix(const Repository& repo, const std::string& component,
+                                      const Id& snapshot) {
+  std::string s = "bulwark-redis-stream-snapshot";
+  s.push_back('\0');
+  s += component;
+  s.push_back('\0');
+  s += snapshot.Hex();
+  return RedisStreamComponentPrefix(repo, component) + repo.BlobId(ToBytes(s)).Hex() + "/";
+}
+
 std::string RedisStreamRecordKey(const Repository& repo, const std::string& component,
                                  const Id& snapshot, uint64_t start_offset) {
   std::string s = "bulwark-redis-stream-segment";
@@ -58,7 +70,7 @@ std::string RedisStreamRecordKey(const Repository& repo, const std::string& comp
   s += snapshot.Hex();
   s.push_back('\0');
   s += std::to_string(start_offset);
-  return RedisStreamComponentPrefix(repo, component) + repo.BlobId(ToBytes(s)).Hex();
+  return RedisStreamSnapshotPrefix(repo, component, snapshot) + repo.BlobId(ToBytes(s)).Hex();
 }
 
 Bytes EncodeRedisStreamRecord(const RedisStreamRecord& r) {
@@ -115,6 +127,61 @@ Status PutRedisStreamRecord(Repository& repo, const RedisStreamRecord& record) {
 Result<std::vector<RedisStreamRecord>> ListRedisStreamRecords(const Repository& repo,
                                                               const std::string& component) {
   return LoadAll(repo, RedisStreamComponentPrefix(repo, component));
+}
+
+Result<std::vector<RedisStreamRecord>> ListRedisStreamRecords(const Repository& repo,
+                                                              const std::string& component,
+                                                              const Id& snapshot) {
+  return LoadAll(repo, RedisStreamSnapshotPrefix(repo, component, snapshot));
+}
+
+Result<RedisStreamRecord> LoadRedisStreamRecord(const Repository& repo, const std::string& key) {
+  return LoadRecordAt(repo, key);
+}
+
+Result<RedisStreamExpireResult> ExpireRedisStream(Repository& repo, const std::string& component,
+                                                  const std::set<Id>& forgotten, bool dry_run) {
+  RedisStreamExpireResult result;
+  // Listed before the snapshots are read: a record is stored only after its snapshot, so a
+  // record listed here whose snapshot is not read below is an orphan, never a stream that
+  // has just begun.
+  BW_ASSIGN_OR_RETURN(
+      auto listing,
+      repo.backend().List(component.empty() ? std::string(kRedisStreamPrefix)
+                                            : RedisStreamComponentPrefix(repo, component)));
+  if (listing.empty()) return result;
+  BW_ASSIGN_OR_RETURN(auto snapshots, LoadAllSnapshots(repo));
+  std::set<std::string> live;
+  for (const auto& s : snapshots) {
+    if (!forgotten.count(s.id)) live.insert(RedisStreamSnapshotPrefix(repo, s.component, s.id));
+  }
+  const auto& lock = repo.config().object_lock;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<std::string> doomed;
+  for (const auto& object : listing) {
+    const std::string folder = object.key.substr(0, object.key.rfind('/') + 1);
+    if (live.count(folder)) continue;
+    if (lock.enabled()) {
+      BW_ASSIGN_OR_RETURN(auto info, repo.backend().Stat(object.key));
+      // The server would refuse the delete: a later forget removes it.
+      if (const int64_t until = RetainUntil(lock, info, 60); until > now) {
+        result.locked.Add(object.size, until);
+        continue;
+      }
+    }
+    doomed.push_back(object.key);
+    ++result.removed;
+    result.bytes += object.size;
+  }
+  if (dry_run || doomed.empty()) return result;
+  BW_RETURN_IF_ERROR(ParallelFor(doomed.size(), kIoThreads, [&](size_t i) -> Status {
+    Status st = repo.backend().Remove(doomed[i]);
+    if (!st.ok() && st.error().code() != ErrorCode::kNotFound) return st;
+    return Status::Ok();
+  }));
+  return result;
 }
 
 Status ForEachRedisStreamBlob(const Repository& repo, const std::function<void(const Id&)>& fn) {

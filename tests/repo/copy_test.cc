@@ -9,6 +9,7 @@
 
 #include "crypto/keys.h"
 #include "repo/blob_writer.h"
+#include "repo/redis_stream_store.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "repo_test_util.h"
@@ -108,6 +109,63 @@ TEST(CopyTest, SharedKeysCopyIncrementallyAndKeepIds) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), ErrorCode::kUsage);
   EXPECT_NE(refused.error().message().find("init --from-repo"), std::string::npos);
+}
+
+// Stream segments follow their snapshot: those of a copied snapshot arrive with their data,
+// those of a snapshot the target does not get stay behind, and a re-run copies nothing twice.
+TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
+  TempDir dir;
+  auto a = MakeRepo(dir.Sub("a"));
+  InitOptions shared = FastInitOptions();
+  shared.master_key = a->key();
+  auto b = MakeRepo(dir.Sub("b"), shared, "other passphrase");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->LoadIndex().ok());
+  const Id snap = Backup(*a, {Data(4000, 1)});
+  const Bytes stream = Data(3000, 9);
+  Id stream_blob;
+  {
+    BlobWriter writer(*a, WriterOptions{});
+    auto id = writer.Add(BlobType::kData, stream);
+    ASSERT_TRUE(id.ok());
+    stream_blob = *id;
+    ASSERT_TRUE(writer.Flush().ok());
+  }
+  RedisStreamRecord rec;
+  rec.component = "c";
+  rec.snapshot = snap;
+  rec.replid = std::string(40, 'f');
+  rec.start_offset = 100;
+  rec.end_offset = 100 + stream.size();
+  rec.batches = {{rec.end_offset, 5}};
+  rec.blobs = {stream_blob};
+  ASSERT_TRUE(PutRedisStreamRecord(*a, rec).ok());
+  RedisStreamRecord orphan = rec;
+  orphan.snapshot = a->BlobId(AsBytes("a snapshot that is not copied"));
+  ASSERT_TRUE(PutRedisStreamRecord(*a, orphan).ok());
+  ASSERT_TRUE(a->LoadIndex().ok());
+  ASSERT_TRUE(b->LoadIndex().ok());
+
+  auto plan = PlanCopy(*a, *b, "");
+  ASSERT_TRUE(plan.ok());
+  auto res = CopySnapshots(*a, *b, *plan, CopyOptions{});
+  ASSERT_TRUE(res.ok()) << res.error().message();
+  EXPECT_EQ(res->redis_stream_copied, 1u);
+  ASSERT_TRUE(b->LoadIndex().ok());
+  auto copied = ListRedisStreamRecords(*b, "c");
+  ASSERT_TRUE(copied.ok()) << copied.error().message();
+  ASSERT_EQ(copied->size(), 1u);
+  EXPECT_EQ((*copied)[0].snapshot, snap);
+  auto data = b->LoadBlob(BlobType::kData, stream_blob);
+  ASSERT_TRUE(data.ok()) << data.error().message();
+  EXPECT_EQ(*data, stream);
+
+  auto plan2 = PlanCopy(*a, *b, "");
+  ASSERT_TRUE(plan2.ok());
+  auto again = CopySnapshots(*a, *b, *plan2, CopyOptions{});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->redis_stream_copied, 0u);
+  EXPECT_EQ(again->redis_stream_skipped, 1u);
 }
 
 TEST(CopyTest, DamagedBlobIsReadFromFallback) {

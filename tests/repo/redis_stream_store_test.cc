@@ -1,6 +1,7 @@
 // The Redis stream record area: records round-trip through the repository (sealed, keyed by
 // component, snapshot and offset), are create-only, are listed per component in offset order,
-// are refused when moved to another key, and their blobs are reported for prune.
+// are refused when moved to another key, their blobs are reported for prune, and they expire
+// with the snapshot they continue.
 #include "repo/redis_stream_store.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <set>
 
 #include "repo/repo_test_util.h"
+#include "repo/snapshot.h"
 
 namespace bulwark::repo {
 namespace {
@@ -70,6 +72,87 @@ TEST(RedisStreamStoreTest, RecordMovedToAnotherKeyIsRefused) {
   auto list = ListRedisStreamRecords(*repo, "a");
   ASSERT_FALSE(list.ok());
   EXPECT_EQ(list.error().code(), ErrorCode::kIntegrity);
+}
+
+Id SaveRedisSnapshot(Repository& repo, const std::string& component, int64_t time) {
+  Snapshot s;
+  s.component = component;
+  s.kind = "redis";
+  s.tree = repo.BlobId(AsBytes("tree" + std::to_string(time)));
+  s.time_unix_ns = time;
+  auto id = SaveSnapshot(repo, s);
+  EXPECT_TRUE(id.ok());
+  return *id;
+}
+
+RedisStreamRecord RecordOf(Repository& repo, const Id& snapshot, uint64_t start) {
+  RedisStreamRecord r = Record(repo, "a", start, start + 10);
+  r.snapshot = snapshot;
+  return r;
+}
+
+TEST(RedisStreamStoreTest, RecordsAreListedPerSnapshot) {
+  TempDir dir;
+  auto repo = MakeRepo(dir.Sub("repo"));
+  const Id s1 = SaveRedisSnapshot(*repo, "a", 1), s2 = SaveRedisSnapshot(*repo, "a", 2);
+  for (uint64_t start : {100, 0, 50})
+    ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, s1, start)).ok());
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, s2, 500)).ok());
+  auto one = ListRedisStreamRecords(*repo, "a", s1);
+  ASSERT_TRUE(one.ok()) << one.error().message();
+  ASSERT_EQ(one->size(), 3u);
+  EXPECT_EQ((*one)[0].start_offset, 0u);
+  EXPECT_EQ((*one)[2].start_offset, 100u);
+  auto all = ListRedisStreamRecords(*repo, "a");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 4u);
+  EXPECT_TRUE(RedisStreamRecordKey(*repo, "a", s1, 0)
+                  .starts_with(RedisStreamSnapshotPrefix(*repo, "a", s1)));
+}
+
+TEST(RedisStreamStoreTest, ExpireRemovesTheSegmentsOfForgottenAndMissingSnapshots) {
+  TempDir dir;
+  auto repo = MakeRepo(dir.Sub("repo"));
+  const Id kept = SaveRedisSnapshot(*repo, "a", 1);
+  const Id forgotten = SaveRedisSnapshot(*repo, "a", 2);
+  const Id other_component = SaveRedisSnapshot(*repo, "b", 3);
+  const Id never_saved = repo->BlobId(AsBytes("no such snapshot"));
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, kept, 0)).ok());
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, forgotten, 0)).ok());
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, forgotten, 10)).ok());
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, RecordOf(*repo, never_saved, 0)).ok());
+  RedisStreamRecord b = Record(*repo, "b", 0, 10);
+  b.snapshot = other_component;
+  ASSERT_TRUE(PutRedisStreamRecord(*repo, b).ok());
+
+  // A dry run reports and removes nothing.
+  auto dry = ExpireRedisStream(*repo, "", {forgotten}, true);
+  ASSERT_TRUE(dry.ok()) << dry.error().message();
+  EXPECT_EQ(dry->removed, 3u);
+  EXPECT_GT(dry->bytes, 0u);
+  auto listed = ListRedisStreamRecords(*repo, "a");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 4u);
+
+  auto done = ExpireRedisStream(*repo, "", {forgotten}, false);
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(done->removed, 3u);
+  listed = ListRedisStreamRecords(*repo, "a");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].snapshot, kept);
+  auto left_b = ListRedisStreamRecords(*repo, "b");
+  ASSERT_TRUE(left_b.ok());
+  EXPECT_EQ(left_b->size(), 1u);
+
+  // Restricted to a component, the others are not looked at even when their snapshot is gone.
+  ASSERT_TRUE(repo->backend().Remove(ObjectKey(ObjectKind::kSnapshot, other_component)).ok());
+  auto only_a = ExpireRedisStream(*repo, "a", {}, false);
+  ASSERT_TRUE(only_a.ok());
+  EXPECT_EQ(only_a->removed, 0u);
+  auto all = ExpireRedisStream(*repo, "", {}, false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->removed, 1u);
 }
 
 }  // namespace

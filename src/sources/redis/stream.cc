@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -29,10 +31,34 @@ int64_t NowNs() {
 
 constexpr size_t kPiece = 1u << 20;         // stream bytes per data blob
 constexpr int64_t kCoalesceNs = 1'000'000;  // batches closer than this share one index entry
+constexpr size_t kMaxHistory = 1u << 20;    // old-stream batches kept during a snapshot switch
+
+// Appends a batch ending at `end`, merged into the last one when they are close in time.
+void AddBatch(std::vector<repo::RedisStreamBatch>& batches, uint64_t end, int64_t now) {
+  if (!batches.empty() && now - batches.back().unix_ns < kCoalesceNs) {
+    batches.back() = {end, now};
+  } else {
+    batches.push_back({end, now});
+  }
+}
+
+// A periodic snapshot taken on a second replication connection while the first one keeps
+// streaming, so that no point in time goes uncovered while the RDB transfers. Written by its
+// thread until `done`, read by the streamer after.
+struct NextSnapshot {
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::optional<Error> error;
+  std::optional<ReplicationClient> client;  // positioned at the new snapshot's stream
+  FullResync resync;
+  Id snapshot;
+  uint64_t keys = 0;
+};
 
 class Streamer {
  public:
   Streamer(repo::Repository& repo, const RedisStreamOptions& options) : repo_(repo), o_(options) {}
+  ~Streamer() { AbandonNextSnapshot(); }
 
   Result<RedisStreamResult> Run() {
     BW_ASSIGN_OR_RETURN(lock_,
@@ -90,12 +116,20 @@ class Streamer {
         replid_ = full->replid;
         offset_ = full->offset;
         positioned_ = true;
+        last_snapshot_ = SteadyClock::now();
         ++result_.snapshots;
         Log(fmt::format("snapshot {} saved ({} keys, replid {}, offset {}); streaming",
                         snapshot_.ShortHex(), snap->rdb.keys, replid_, offset_));
       }
-      lost_.clear();
-      BW_RETURN_IF_ERROR(Pump(*client));
+      std::optional<ReplicationClient> current(std::move(*client));
+      while (true) {
+        lost_.clear();
+        BW_RETURN_IF_ERROR(Pump(*current));
+        if (!switch_to_) break;
+        current.reset();  // the old connection: its stream is stored up to the switch
+        current.emplace(std::move(*switch_to_));
+        switch_to_.reset();
+      }
       if (lost_.empty()) break;  // cancelled
       backoff_ms = 0;            // it worked until now: first retry at once
       BW_RETURN_IF_ERROR(Flush());
@@ -133,6 +167,87 @@ class Streamer {
     return Status::Ok();
   }
 
+  // Starts the next periodic snapshot on its own connection and lock.
+  void StartNextSnapshot() {
+    next_ = std::make_unique<NextSnapshot>();
+    history_.clear();
+    NextSnapshot* n = next_.get();
+    n->thread = std::thread([this, n] {
+      auto fail = [n](const Error& e) {
+        n->error = e;
+        n->done.store(true, std::memory_order_release);
+      };
+      auto client = ReplicationClient::Connect(o_.backup.endpoint, o_.backup.timeout_seconds);
+      if (!client.ok()) return fail(client.error());
+      if (Status st = client->Handshake(); !st.ok()) return fail(st.error());
+      auto full = client->Psync();
+      if (!full.ok()) return fail(full.error());
+      auto lock = repo::RepoLock::Acquire(repo_, repo::LockKind::kShared, "redis-stream snapshot");
+      if (!lock.ok()) return fail(lock.error());
+      auto snap = ReceiveSnapshot(repo_, o_.backup, *client, *full, **lock);
+      if (!snap.ok()) return fail(snap.error());
+      n->resync = *full;
+      n->snapshot = snap->snapshot.id;
+      n->keys = snap->rdb.keys;
+      n->client.emplace(std::move(*client));
+      n->done.store(true, std::memory_order_release);
+    });
+  }
+
+  void AbandonNextSnapshot() {
+    if (!next_) return;
+    if (next_->thread.joinable()) next_->thread.join();
+    next_.reset();
+    history_.clear();
+  }
+
+  // With the next snapshot committed: stores this stream up to now and prepares the switch to
+  // the new connection (ok, switch_to_ set). A failed snapshot is logged and tried again a
+  // minute later (ok, nothing to switch to).
+  Status FinishNextSnapshot() {
+    next_->thread.join();
+    std::unique_ptr<NextSnapshot> n = std::move(next_);
+    if (n->error) {
+      if (n->error->code() != ErrorCode::kCancelled) {
+        Log("periodic snapshot failed: " + n->error->message() + "; trying again in a minute");
+        last_snapshot_ = SteadyClock::now() - std::chrono::seconds(std::max<int64_t>(
+                                                  o_.snapshot_interval_seconds - 60, 0));
+      }
+      history_.clear();
+      return Status::Ok();
+    }
+    BW_RETURN_IF_ERROR(Flush());
+    // The commands the primary kept for the new connection during its RDB transfer arrive in
+    // a burst; the old connection saw them as they happened, so they keep those times.
+    overlap_.clear();
+    if (n->resync.replid == replid_) {
+      for (const auto& b : history_) {
+        if (b.offset > n->resync.offset) overlap_.push_back(b);
+      }
+    }
+    history_.clear();
+    Log(
+        fmt::format("periodic snapshot {} saved ({} keys, replid {}, offset {}); the stream "
+                    "continues from it (the previous snapshot's stream ends at offset {})",
+                    n->snapshot.ShortHex(), n->keys, n->resync.replid, n->resync.offset, offset_));
+    snapshot_ = n->snapshot;
+    replid_ = n->resync.replid;
+    offset_ = n->resync.offset;
+    pending_.clear();
+    complete_ = 0;
+    batches_.clear();
+    ++result_.snapshots;
+    last_snapshot_ = SteadyClock::now();
+    switch_to_.emplace(std::move(*n->client));
+    return Status::Ok();
+  }
+
+  // When the command ending at `end` was first seen (on the old connection, before a switch).
+  int64_t StampFor(uint64_t end, int64_t now) {
+    while (!overlap_.empty() && overlap_.front().offset < end) overlap_.pop_front();
+    return overlap_.empty() ? now : std::min(now, overlap_.front().unix_ns);
+  }
+
   Status Ack(ReplicationClient& client) {
     return client.SendCommand({"REPLCONF", "ACK", std::to_string(offset_)});
   }
@@ -152,6 +267,14 @@ class Streamer {
     // for longer than the timeout is a dead connection.
     const auto silence = std::chrono::seconds(std::max(o_.backup.timeout_seconds, 1));
     while (!CancelRequested()) {
+      if (next_ && next_->done.load(std::memory_order_acquire)) {
+        BW_RETURN_IF_ERROR(FinishNextSnapshot());
+        if (switch_to_) return Status::Ok();
+      } else if (!next_ && o_.snapshot_interval_seconds > 0 &&
+                 SteadyClock::now() - last_snapshot_ >=
+                     std::chrono::seconds(o_.snapshot_interval_seconds)) {
+        StartNextSnapshot();
+      }
       auto n = client.ReadWithin(MutableByteView(buf.data(), buf.size()), 100);
       if (!n.ok()) {
         lost_ = n.error().message();
@@ -188,11 +311,8 @@ class Streamer {
         }
         if (advanced) {
           const uint64_t end = offset_ + complete_;
-          if (!batches_.empty() && now - batches_.back().unix_ns < kCoalesceNs) {
-            batches_.back() = {end, now};
-          } else {
-            batches_.push_back({end, now});
-          }
+          AddBatch(batches_, end, StampFor(end, now));
+          if (next_ && history_.size() < kMaxHistory) AddBatch(history_, end, now);
         }
       }
       if (ack_due || SteadyClock::now() - last_flush >= interval) {
@@ -256,6 +376,11 @@ class Streamer {
   std::vector<repo::RedisStreamBatch> batches_;
   std::string lost_;
   RedisStreamResult result_;
+  SteadyClock::time_point last_snapshot_;
+  std::unique_ptr<NextSnapshot> next_;
+  std::vector<repo::RedisStreamBatch> history_;  // this stream's batches since next_ began
+  std::deque<repo::RedisStreamBatch> overlap_;   // the old stream's batches after the switch
+  std::optional<ReplicationClient> switch_to_;
 };
 
 }  // namespace
@@ -269,25 +394,36 @@ Result<RedisStreamResult> StreamRedis(repo::Repository& repo, const RedisStreamO
 Result<RedisStreamStatus> GetRedisStreamStatus(const repo::Repository& repo,
                                                const std::string& component) {
   RedisStreamStatus st;
+  // Counted from the listing: loading every segment would cost one read each.
+  BW_ASSIGN_OR_RETURN(auto listing, const_cast<repo::Repository&>(repo).backend().List(
+                                        repo::RedisStreamComponentPrefix(repo, component)));
+  st.segments = listing.size();
   BW_ASSIGN_OR_RETURN(auto snaps, repo::LoadAllSnapshots(repo));
-  for (const auto& s : snaps) {  // oldest first
-    if (s.component != component || s.kind != kRedisSnapshotKind) continue;
-    st.has_snapshot = true;
-    st.last_snapshot_unix_ns = s.time_unix_ns;
-    st.last_snapshot_id = s.id.Hex();
-    st.replid = s.source.value("replid", std::string());
-    st.offset = s.source.value("offset", uint64_t{0});
+  std::vector<const repo::Snapshot*> mine;  // newest first
+  for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+    if (it->component == component && it->kind == kRedisSnapshotKind) mine.push_back(&*it);
   }
-  BW_ASSIGN_OR_RETURN(auto records, repo::ListRedisStreamRecords(repo, component));
-  for (const auto& r : records) {
-    ++st.segments;
-    st.stream_bytes += r.end_offset - r.start_offset;
-    if (r.batches.empty() || r.batches.back().unix_ns <= st.last_batch_unix_ns) continue;
-    st.last_batch_unix_ns = r.batches.back().unix_ns;
-    if (r.batches.back().unix_ns > st.last_snapshot_unix_ns) {
-      st.replid = r.replid;
-      st.offset = r.end_offset;
+  if (mine.empty()) return st;
+  st.has_snapshot = true;
+  st.last_snapshot_unix_ns = mine.front()->time_unix_ns;
+  st.last_snapshot_id = mine.front()->id.Hex();
+  st.replid = mine.front()->source.value("replid", std::string());
+  st.offset = mine.front()->source.value("offset", uint64_t{0});
+  if (listing.empty()) return st;
+  // The newest stream: that of the newest snapshot that has one (a snapshot taken a moment
+  // ago may have none yet, while the previous one's stream runs on until the switch).
+  for (const repo::Snapshot* s : mine) {
+    BW_ASSIGN_OR_RETURN(auto records, repo::ListRedisStreamRecords(repo, component, s->id));
+    for (const auto& r : records) {
+      st.stream_bytes += r.end_offset - r.start_offset;
+      if (r.batches.empty() || r.batches.back().unix_ns <= st.last_batch_unix_ns) continue;
+      st.last_batch_unix_ns = r.batches.back().unix_ns;
+      if (r.batches.back().unix_ns > st.last_snapshot_unix_ns) {
+        st.replid = r.replid;
+        st.offset = r.end_offset;
+      }
     }
+    if (st.last_batch_unix_ns != 0) break;
   }
   return st;
 }

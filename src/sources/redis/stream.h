@@ -2,8 +2,9 @@
 // normal redis snapshot, then the replication stream kept as time-indexed segments
 // (repo/redis_stream_store.h) flushed about once a second, with REPLCONF ACK for the durable
 // offset. Reconnects with backoff and PSYNC <replid> <offset+1>; a +FULLRESYNC answer starts a
-// new snapshot. StreamRedis runs on the calling thread until CancelRequested() (then it
-// stores what it holds and returns ok) or an error that retrying cannot fix.
+// new snapshot, and so does each snapshot interval (on a second connection, in a thread of its
+// own, while the stream goes on). StreamRedis runs on the calling thread until CancelRequested()
+// (then it stores what it holds and returns ok) or an error that retrying cannot fix.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ namespace bulwark::sources::redis {
 struct RedisStreamOptions {
   RedisBackupOptions backup;  // endpoint, component, tags, timeouts, spill settings
   int flush_interval_ms = 1000;
+  // A fresh snapshot this often (0: only when the primary cannot continue the stream), taken
+  // on a second connection while the first keeps streaming; later segments continue it, so a
+  // restore replays at most this much stream and forget can expire the older part.
+  int64_t snapshot_interval_seconds = 900;
   int max_backoff_ms = 10000;
   std::function<void(const std::string&)> log;  // one line per event (may be empty)
 };
@@ -45,8 +50,8 @@ struct RedisStreamStatus {
   int64_t last_batch_unix_ns = 0;  // 0: no stream captured
   std::string replid;
   uint64_t offset = 0;
-  uint64_t segments = 0;
-  uint64_t stream_bytes = 0;
+  uint64_t segments = 0;      // stored segments of every snapshot of the component
+  uint64_t stream_bytes = 0;  // stream bytes after the newest snapshot that has a stream
 };
 Result<RedisStreamStatus> GetRedisStreamStatus(const repo::Repository& repo,
                                                const std::string& component);
