@@ -22,16 +22,24 @@
 #include "cli/snapshot_util.h"
 #include "sources/redis/backup.h"
 #include "sources/redis/restore.h"
+#include "sources/redis/restore_to.h"
 #include "sources/redis/stream.h"
 
 namespace bulwark::cli {
 
 namespace {
 
-struct RedisBackupArgs {
-  std::string component;
+// How to reach a Redis server: the URL, the password file and the TLS files.
+struct RedisConnArgs {
   std::string url;
   std::string password_file;
+  std::string ca_bundle;
+  std::string cert;
+  std::string key;
+};
+
+struct RedisBackupArgs : RedisConnArgs {
+  std::string component;
   std::vector<std::string> tags;
   std::string host;
   int timeout = 60;
@@ -59,7 +67,7 @@ std::string SpillDir(const RedisBackupArgs& args) {
 }
 
 // The Redis password: --redis-password-file, BULWARK_REDIS_PASSWORD, REDISCLI_AUTH, or none.
-Result<std::string> RedisPassword(const RedisBackupArgs& args) {
+Result<std::string> RedisPassword(const RedisConnArgs& args) {
   if (!args.password_file.empty()) return ReadPassphraseFile(args.password_file);
   for (const char* var : {"BULWARK_REDIS_PASSWORD", "REDISCLI_AUTH"}) {
     const char* v = std::getenv(var);
@@ -68,12 +76,61 @@ Result<std::string> RedisPassword(const RedisBackupArgs& args) {
   return std::string();
 }
 
-int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
-  auto endpoint = sources::redis::ParseRedisUrl(args.url);
-  if (!endpoint.ok()) return ReportError(endpoint.error(), "backup redis");
+// A TLS file: the flag, else the environment variable.
+std::string FlagOrEnv(const std::string& flag, const char* var) {
+  if (!flag.empty()) return flag;
+  const char* v = std::getenv(var);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+// The endpoint with its password and, for rediss://, the CA bundle and client certificate.
+Result<sources::redis::RedisEndpoint> RedisEndpointFor(const RedisConnArgs& args) {
+  BW_ASSIGN_OR_RETURN(auto endpoint, sources::redis::ParseRedisUrl(args.url));
   auto password = RedisPassword(args);
-  if (!password.ok()) return ReportError(password.error(), "--redis-password-file");
-  endpoint->password = *password;
+  if (!password.ok()) return password.error().Wrap("--redis-password-file");
+  endpoint.password = *password;
+  endpoint.ca_bundle = FlagOrEnv(args.ca_bundle, "BULWARK_REDIS_CA_BUNDLE");
+  endpoint.cert_file = FlagOrEnv(args.cert, "BULWARK_REDIS_CERT");
+  endpoint.key_file = FlagOrEnv(args.key, "BULWARK_REDIS_KEY");
+  if (!endpoint.tls && (!args.ca_bundle.empty() || !args.cert.empty() || !args.key.empty())) {
+    return Error(ErrorCode::kUsage,
+                 "--redis-ca-bundle, --redis-cert and --redis-key apply to rediss:// URLs only");
+  }
+  if (endpoint.cert_file.empty() != endpoint.key_file.empty()) {
+    return Error(ErrorCode::kUsage,
+                 "a TLS client certificate needs both --redis-cert and --redis-key "
+                 "(BULWARK_REDIS_CERT, BULWARK_REDIS_KEY)");
+  }
+  for (const std::string* f : {&endpoint.ca_bundle, &endpoint.cert_file, &endpoint.key_file}) {
+    if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
+      return Error(ErrorCode::kUsage, *f + " cannot be read");
+    }
+  }
+  return endpoint;
+}
+
+// The connection flags shared by backup redis, redis-stream and restore redis --to.
+void AddRedisConnOptions(CLI::App* sub, RedisConnArgs& args, bool url_required) {
+  auto* url = sub->add_option(
+      url_required ? "--url" : "--to", args.url,
+      "redis://[user@]host:port[/db], rediss://... (TLS) or unix:///path/redis.sock (no "
+      "password here)");
+  if (url_required) url->required();
+  sub->add_option("--redis-password-file", args.password_file,
+                  "File holding the Redis password (or BULWARK_REDIS_PASSWORD, REDISCLI_AUTH)");
+  sub->add_option("--redis-ca-bundle", args.ca_bundle,
+                  "rediss://: PEM file of CA certificates to trust (or BULWARK_REDIS_CA_BUNDLE; "
+                  "default: the system's)");
+  sub->add_option("--redis-cert", args.cert,
+                  "rediss://: client certificate (PEM) for tls-auth-clients (or "
+                  "BULWARK_REDIS_CERT)");
+  sub->add_option("--redis-key", args.key,
+                  "rediss://: the client certificate's private key (or BULWARK_REDIS_KEY)");
+}
+
+int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
+  auto endpoint = RedisEndpointFor(args);
+  if (!endpoint.ok()) return ReportError(endpoint.error(), "backup redis");
 
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ReportError(repo.error(), "backup redis");
@@ -128,13 +185,92 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   return 0;
 }
 
-struct RedisRestoreArgs {
+struct RedisRestoreArgs : RedisConnArgs {  // url: --to
   std::string snapshot;
   std::string target;
   std::string component;
   std::string time;
   bool force = false;
+  int timeout = 60;
+  size_t buffer_mib = 8;
 };
+
+// restore redis --to URL: replays the snapshot (and the stream up to --time) into a live server.
+int RunRestoreRedisTo(Context& ctx, const RedisRestoreArgs& args, repo::Repository& r,
+                      AuditScope& audit) {
+  auto endpoint = RedisEndpointFor(args);
+  if (!endpoint.ok()) return audit.Fail(r, endpoint.error(), "restore redis --to");
+  sources::redis::RedisRestoreToOptions options;
+  options.endpoint = *endpoint;
+  options.timeout_seconds = args.timeout;
+  options.force = args.force;
+  options.component = args.component;
+  options.batch_bytes = std::max<size_t>(args.buffer_mib, 1) << 20;
+  std::optional<repo::Snapshot> base;
+  if (!args.time.empty()) {
+    auto t = repo::ParseTime(args.time);
+    if (!t.ok()) return audit.Fail(r, t.error(), "--time");
+    options.time_unix_ns = *t;
+  }
+  if (args.time.empty() || args.snapshot != "latest") {
+    auto snap = ResolveSnapshot(r, args.snapshot, args.component);
+    if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
+    base = std::move(*snap);
+  }
+  Progress progress;
+  options.progress = &progress;
+  ProgressPrinter printer(progress, "restore redis:", ctx.quiet());
+  auto result = sources::redis::RestoreRedisTo(r, base, options);
+  printer.Stop();
+  if (!result.ok()) {
+    return audit.Fail(r, result.error(), "restore redis --to " + endpoint->Display());
+  }
+  const auto& res = *result;
+  audit.record().component = res.snapshot.component;
+  audit.record().checksum = "sha256:" + res.snapshot.id.Hex();
+  audit.record().backup_size = res.rdb.bytes;
+  audit.record().details = {{"snapshot", res.snapshot.id.Hex()},
+                            {"to", endpoint->Display()},
+                            {"kind", "redis"},
+                            {"keys", res.keys_restored},
+                            {"force", args.force}};
+  if (options.time_unix_ns) {
+    audit.record().details["time"] = repo::FormatTimeRfc3339(*options.time_unix_ns);
+    audit.record().details["stream_offset"] = res.to_offset;
+  }
+  Status audited = audit.Finish(r, "success");
+  auto rfc = [](int64_t ns) { return ns > 0 ? repo::FormatTimeRfc3339(ns) : std::string(); };
+  if (ctx.json()) {
+    nlohmann::json j = {
+        {"snapshot", res.snapshot.id.Hex()}, {"to", endpoint->Display()},
+        {"rdb_bytes", res.rdb.bytes},        {"keys", res.keys_restored},
+        {"functions", res.functions},        {"keys_existing", res.keys_existing},
+        {"keys_after", res.keys_after},      {"duration_seconds", printer.ElapsedSeconds()}};
+    if (options.time_unix_ns) {
+      j["from_offset"] = res.from_offset;
+      j["to_offset"] = res.to_offset;
+      j["last_batch"] = rfc(res.last_batch_unix_ns);
+      j["commands"] = res.commands;
+      j["dropped_commands"] = res.dropped_commands;
+    }
+    PrintJson(j);
+  } else if (!ctx.quiet()) {
+    std::string stream;
+    if (options.time_unix_ns) {
+      stream = fmt::format(
+          " and {} stream commands (offset {} to {}, last batch received {})", res.commands,
+          res.from_offset, res.to_offset,
+          res.last_batch_unix_ns > 0 ? FormatLocalTime(res.last_batch_unix_ns) : "none");
+    }
+    fmt::print("restored Redis snapshot {} ({} keys{}){} into {} in {}; it now holds {} keys\n",
+               res.snapshot.id.ShortHex(), res.keys_restored,
+               res.functions > 0 ? fmt::format(", {} function libraries", res.functions) : "",
+               stream, endpoint->Display(), FormatDuration(printer.ElapsedSeconds()),
+               res.keys_after);
+  }
+  if (!audited.ok()) return ExitCodeFor(audited.error().code());
+  return 0;
+}
 
 int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Repository& r,
                       AuditScope& audit) {
@@ -193,12 +329,19 @@ int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Reposito
 }
 
 int RunRestoreRedis(Context& ctx, const RedisRestoreArgs& args) {
+  if (args.target.empty() == args.url.empty()) {
+    return ReportError(Error(ErrorCode::kUsage,
+                             "give either --target DIR (write dump.rdb) or --to URL (replay into "
+                             "a live Redis server)"),
+                       "restore redis");
+  }
   auto repo = ctx.OpenRepositoryForReading();
   if (!repo.ok()) return ReportError(repo.error(), "restore redis");
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);
   audit.record().storage_location = r.backend().Location();
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
+  if (!args.url.empty()) return RunRestoreRedisTo(ctx, args, r, audit);
   if (!args.time.empty()) return RunRestoreRedisAt(ctx, args, r, audit);
   auto snap = ResolveSnapshot(r, args.snapshot, args.component);
   if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
@@ -241,11 +384,7 @@ void RegisterBackupRedis(CLI::App* backup, Context& ctx) {
   CLI::App* sub = backup->add_subcommand(
       "redis", "Snapshot a Redis server through the replication protocol (PSYNC)");
   sub->add_option("--component", args->component, "Component name")->required();
-  sub->add_option("--url", args->url,
-                  "redis://[user@]host:port[/db] or unix:///path/redis.sock (no password here)")
-      ->required();
-  sub->add_option("--redis-password-file", args->password_file,
-                  "File holding the Redis password (or BULWARK_REDIS_PASSWORD, REDISCLI_AUTH)");
+  AddRedisConnOptions(sub, *args, true);
   sub->add_option("--timeout", args->timeout, "Seconds of server silence before giving up");
   sub->add_option("--buffer-mib", args->buffer_mib,
                   "MiB of received RDB held in memory while the repository catches up; the "
@@ -260,13 +399,19 @@ void RegisterBackupRedis(CLI::App* backup, Context& ctx) {
 
 CLI::App* RegisterRestoreRedis(CLI::App* restore, Context& ctx) {
   auto args = std::make_shared<RedisRestoreArgs>();
-  CLI::App* sub =
-      restore->add_subcommand("redis", "Restore a Redis snapshot as dump.rdb into a directory");
+  CLI::App* sub = restore->add_subcommand(
+      "redis", "Restore a Redis snapshot as dump.rdb into a directory, or into a live server");
   sub->add_option("SNAPSHOT", args->snapshot, "Snapshot ID (or unique prefix) or \"latest\"")
       ->required();
-  sub->add_option("-t,--target", args->target, "Directory to write dump.rdb into")->required();
+  sub->add_option("-t,--target", args->target, "Directory to write dump.rdb into");
+  AddRedisConnOptions(sub, *args, false);
+  sub->add_option("--timeout", args->timeout, "--to: seconds to wait for the server");
+  sub->add_option("--buffer-mib", args->buffer_mib,
+                  "--to: MiB of commands sent ahead of their replies (default 8)");
   sub->add_option("--component", args->component, "With \"latest\": the latest of this component");
-  sub->add_flag("--force", args->force, "Replace an existing dump.rdb in the target");
+  sub->add_flag("--force", args->force,
+                "Replace an existing dump.rdb in the target; with --to, restore into a server "
+                "that holds keys (the snapshot's keys replace those of the same name)");
   sub->add_option("--time", args->time,
                   "Point in time, e.g. \"2026-11-24 10:15:00.250+00\": also write appendonlydir/ "
                   "(base RDB + the captured stream up to then) for `redis-server --appendonly "
@@ -285,11 +430,8 @@ struct RedisStreamArgs {
 };
 
 int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
-  auto endpoint = sources::redis::ParseRedisUrl(args.backup.url);
+  auto endpoint = RedisEndpointFor(args.backup);
   if (!endpoint.ok()) return ReportError(endpoint.error(), "redis-stream");
-  auto password = RedisPassword(args.backup);
-  if (!password.ok()) return ReportError(password.error(), "--redis-password-file");
-  endpoint->password = *password;
   auto repo = ctx.OpenRepository();
   if (!repo.ok()) return ReportError(repo.error(), "redis-stream");
   repo::Repository& r = **repo;
@@ -393,11 +535,7 @@ void RegisterRedisStream(CLI::App& app, Context& ctx) {
       "point-in-time restore (runs until SIGINT/SIGTERM)");
   RedisBackupArgs& b = args->backup;
   sub->add_option("--component", b.component, "Component name")->required();
-  sub->add_option("--url", b.url,
-                  "redis://[user@]host:port[/db] or unix:///path/redis.sock (no password here)")
-      ->required();
-  sub->add_option("--redis-password-file", b.password_file,
-                  "File holding the Redis password (or BULWARK_REDIS_PASSWORD, REDISCLI_AUTH)");
+  AddRedisConnOptions(sub, b, true);
   sub->add_option("--timeout", b.timeout, "Seconds of server silence before reconnecting");
   sub->add_option("--buffer-mib", b.buffer_mib, "As for backup redis (default 32)");
   sub->add_option("--spill-dir", b.spill_dir, "As for backup redis");

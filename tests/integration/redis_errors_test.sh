@@ -18,10 +18,12 @@ REDIS_SANDBOX_PASSWORD=s3cret \
 REDISCLI_AUTH=s3cret rcli "$T/auth" set k v >/dev/null
 url="unix://$T/auth/redis.sock"
 
-# Usage problems (exit 2): URL with a password, TLS, wrong or missing password, NOPERM.
+# Usage problems (exit 2): URL with a password, TLS options on a plain URL, wrong or missing
+# password, NOPERM.
 expect_exit 2 backup redis --component c --url "redis://u:pw@127.0.0.1:6379"
 assert_grep "password in the Redis URL" "$T/err"
-expect_exit 2 backup redis --component c --url "rediss://127.0.0.1:6379"
+expect_exit 2 backup redis --component c --url "redis://127.0.0.1:6379" --redis-ca-bundle "$T/x"
+assert_grep "rediss:// URLs only" "$T/err"
 expect_exit 2 backup redis --component c --url "http://x"
 unset REDISCLI_AUTH
 BULWARK_REDIS_PASSWORD=wrong expect_exit 2 backup redis --component c --url "$url"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Redis backup through the replication protocol and restore, against real redis-servers:
 # every data type round-trips (DEBUG DIGEST and DBSIZE equal, redis-check-rdb passes), both
-# transfer forms (on-disk $<len> and diskless $EOF:<mark>), unix socket and TCP, and a second
-# snapshot of an unchanged keyspace adds little.
+# transfer forms (on-disk $<len> and diskless $EOF:<mark>), unix socket and TCP, a second
+# snapshot of an unchanged keyspace adds little, and two million small keys round-trip through
+# files and through restore --to.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis_lib.sh"
 
@@ -68,4 +69,28 @@ bw backup files --component cfg "$T/file" >/dev/null
 expect_exit 2 restore redis latest --component cfg --target "$T/r3"
 assert_grep "not a Redis snapshot" "$T/err"
 bw check --read-data >/dev/null
+redis_stop "$T/src"
+
+# 4. Two million small keys: backup, restore as files and into a live server, DEBUG DIGEST.
+BIG="$T/big"
+redis_start "$BIG"
+rcli "$BIG" debug populate 2000000 key 10 >/dev/null
+big_digest=$(rcli "$BIG" debug digest)
+t0=$SECONDS
+bw backup redis --component big --url "unix://$BIG/redis.sock" >/dev/null
+t1=$SECONDS
+redis_stop "$BIG"
+bw restore redis latest --component big --target "$T/bigr" >/dev/null
+redis_start "$T/bigr"
+t2=$SECONDS
+[[ $(rcli "$T/bigr" dbsize) -eq 2000000 ]] || fail "2M keys: restored dbsize differs"
+[[ $(rcli "$T/bigr" debug digest) == "$big_digest" ]] || fail "2M keys: restored digest differs"
+redis_stop "$T/bigr"
+redis_start "$T/bigto"
+t3=$SECONDS
+bw restore redis latest --component big --to "unix://$T/bigto/redis.sock" >/dev/null
+t4=$SECONDS
+[[ $(rcli "$T/bigto" debug digest) == "$big_digest" ]] || fail "2M keys: digest after --to differs"
+redis_stop "$T/bigto"
+log "2M keys: backup $((t1 - t0)) s, restore as files + redis start $((t2 - t1)) s, restore --to $((t4 - t3)) s"
 log "ok"

@@ -95,7 +95,7 @@ bool LzfDecompress(ByteView in, MutableByteView out) {
 
 class Parser {
  public:
-  explicit Parser(RdbSource& src) : src_(src), buf_(256 * 1024) {}
+  Parser(RdbSource& src, RdbVisitor* visitor) : src_(src), visitor_(visitor), buf_(256 * 1024) {}
 
   Result<RdbInfo> Run() {
     Bytes magic(9);
@@ -116,8 +116,10 @@ class Parser {
                                kMinRdbVersion, kMaxRdbVersion));
     }
     info_.version = version;
+    if (visitor_ != nullptr) BW_RETURN_IF_ERROR(visitor_->OnStart(version));
     uint64_t db = 0;
     bool have_expiry = false;
+    RdbEntry entry;
     while (true) {
       BW_ASSIGN_OR_RETURN(uint8_t op, ReadByte());
       switch (op) {
@@ -140,20 +142,32 @@ class Parser {
           info_.aux[key] = value;
           break;
         }
-        case kOpExpireTime:
-          BW_RETURN_IF_ERROR(Skip(4));
+        case kOpExpireTime: {
+          uint8_t v[4];
+          BW_RETURN_IF_ERROR(ReadExact(v, 4));
+          entry.expire_ms =
+              1000 * static_cast<int64_t>(uint32_t{v[0]} | (uint32_t{v[1]} << 8) |
+                                          (uint32_t{v[2]} << 16) | (uint32_t{v[3]} << 24));
           have_expiry = true;
           break;
-        case kOpExpireTimeMs:
-          BW_RETURN_IF_ERROR(Skip(8));
+        }
+        case kOpExpireTimeMs: {
+          uint8_t v[8];
+          BW_RETURN_IF_ERROR(ReadExact(v, 8));
+          uint64_t ms = 0;
+          for (int i = 7; i >= 0; --i) ms = (ms << 8) | v[i];
+          entry.expire_ms = static_cast<int64_t>(ms);
           have_expiry = true;
           break;
-        case kOpFreq:
-          BW_RETURN_IF_ERROR(Skip(1));
+        }
+        case kOpFreq: {
+          BW_ASSIGN_OR_RETURN(uint8_t freq, ReadByte());
+          entry.freq = freq;
           break;
+        }
         case kOpIdle: {
           BW_ASSIGN_OR_RETURN(uint64_t idle, ReadLen());
-          (void)idle;
+          entry.idle_seconds = static_cast<int64_t>(std::min<uint64_t>(idle, INT64_MAX));
           break;
         }
         case kOpModuleAux: {
@@ -167,7 +181,16 @@ class Parser {
           break;
         }
         case kOpFunction2: {
-          BW_RETURN_IF_ERROR(SkipString());
+          if (visitor_ == nullptr) {
+            BW_RETURN_IF_ERROR(SkipString());
+            break;
+          }
+          capture_.clear();
+          capturing_ = true;
+          Status st = SkipString();
+          capturing_ = false;
+          BW_RETURN_IF_ERROR(st);
+          BW_RETURN_IF_ERROR(visitor_->OnFunction(AsBytes(capture_)));
           break;
         }
         case kOpFunctionPreGa:
@@ -175,11 +198,26 @@ class Parser {
               "function libraries in the Redis 7.0 release-candidate format are not "
               "supported");
         default: {
-          BW_RETURN_IF_ERROR(SkipValue(op));
+          if (visitor_ == nullptr) {
+            BW_RETURN_IF_ERROR(SkipValue(op));
+          } else {
+            if (!KnownType(op)) return Bad(fmt::format("unknown opcode or value type {}", op));
+            BW_ASSIGN_OR_RETURN(entry.key, ReadString());
+            capture_.clear();
+            capturing_ = true;
+            Status st = SkipValueBody(op);
+            capturing_ = false;
+            BW_RETURN_IF_ERROR(st);
+            entry.db = db;
+            entry.type = op;
+            entry.value = AsBytes(capture_);
+            BW_RETURN_IF_ERROR(visitor_->OnEntry(entry));
+          }
           ++info_.keys;
           ++info_.keys_per_db[db];
           if (have_expiry) ++info_.keys_with_expiry;
           have_expiry = false;
+          entry = RdbEntry();
           break;
         }
       }
@@ -216,6 +254,7 @@ class Parser {
     while (n > 0) {
       BW_RETURN_IF_ERROR(Fill());
       size_t take = std::min(n, end_ - pos_);
+      if (capturing_) capture_.append(reinterpret_cast<const char*>(buf_.data() + pos_), take);
       if (out != nullptr) {
         std::memcpy(out, buf_.data() + pos_, take);
         out += take;
@@ -476,6 +515,11 @@ class Parser {
   Status SkipValue(uint8_t type) {
     if (!KnownType(type)) return Bad(fmt::format("unknown opcode or value type {}", type));
     BW_RETURN_IF_ERROR(SkipString());  // the key
+    return SkipValueBody(type);
+  }
+
+  // The value after its key.
+  Status SkipValueBody(uint8_t type) {
     switch (type) {
       case kTypeString:
         return SkipString();
@@ -598,6 +642,9 @@ class Parser {
   }
 
   RdbSource& src_;
+  RdbVisitor* visitor_ = nullptr;
+  bool capturing_ = false;  // ReadExact appends what it consumes to capture_
+  std::string capture_;     // the serialisation of the value being read
   Bytes buf_;
   size_t pos_ = 0;
   size_t end_ = 0;
@@ -609,7 +656,9 @@ class Parser {
 
 }  // namespace
 
-Result<RdbInfo> ParseRdb(RdbSource& source) { return Parser(source).Run(); }
+Result<RdbInfo> ParseRdb(RdbSource& source, RdbVisitor* visitor) {
+  return Parser(source, visitor).Run();
+}
 
 Result<size_t> FdRdbSource::Read(MutableByteView buf) {
   while (true) {

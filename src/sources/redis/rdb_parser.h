@@ -35,10 +35,36 @@ struct RdbInfo {
   bool checksum_verified = false;
 };
 
+// One key as the RDB stores it, for a visitor that replays the keyspace (RESTORE takes the
+// value in exactly this serialisation, followed by the RDB version and a CRC-64).
+struct RdbEntry {
+  uint64_t db = 0;
+  int64_t expire_ms = -1;     // absolute unix time in ms; -1: no expiry
+  int64_t idle_seconds = -1;  // LRU idle time when the RDB has it; -1: none
+  int freq = -1;              // LFU frequency when the RDB has it; -1: none
+  uint8_t type = 0;           // RDB value type
+  std::string key;            // decoded
+  ByteView value;             // the value's serialisation (valid during the call)
+};
+
+// Receives the keyspace while the parser reads it, one key at a time, from the parser's thread.
+// An error stops the parse and is returned by ParseRdb unchanged.
+class RdbVisitor {
+ public:
+  virtual ~RdbVisitor() = default;
+  // After the header, before any entry.
+  virtual Status OnStart(int rdb_version) = 0;
+  virtual Status OnEntry(const RdbEntry& entry) = 0;
+  // A function library (Redis 7): the library code in its RDB string serialisation.
+  virtual Status OnFunction(ByteView serialized) = 0;
+};
+
 // Reads one RDB from `source` to its end. Errors (kFailure) name the byte offset and what
 // was wrong: bad magic, unsupported version, unknown opcode or type, a malformed encoding, a
 // checksum mismatch, bytes after the checksum, or "ends after N bytes" when it is cut short.
-Result<RdbInfo> ParseRdb(RdbSource& source);
+// With a visitor, it is called for every key and function before the checksum is checked (it
+// holds one value in memory at a time).
+Result<RdbInfo> ParseRdb(RdbSource& source, RdbVisitor* visitor = nullptr);
 
 // Source over a file descriptor (restored files, tests).
 class FdRdbSource : public RdbSource {

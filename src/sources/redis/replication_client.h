@@ -1,7 +1,8 @@
 // ReplicationClient: a connection to a Redis primary that introduces itself as a replica
 // (AUTH, PING, REPLCONF, PSYNC) and then hands out the raw bytes of the full-resync payload.
-// Hand-written RESP over a plain TCP or unix socket. One client per connection, used by one
-// thread at a time (the backup moves it to its receiver thread after the handshake).
+// Hand-written RESP over a RedisConnection (TCP, TLS or unix socket). One client per
+// connection, used by one thread at a time (the backup moves it to its receiver thread after
+// the handshake).
 #pragma once
 
 #include <cstdint>
@@ -11,24 +12,9 @@
 
 #include "core/bytes.h"
 #include "core/result.h"
+#include "sources/redis/redis_connection.h"
 
 namespace bulwark::sources::redis {
-
-struct RedisEndpoint {
-  std::string host;  // TCP host (empty with a unix socket)
-  int port = 6379;
-  std::string unix_path;  // unix socket path
-  std::string user;       // ACL user; empty = "default"
-  std::string password;   // never from the URL or argv: a file or the environment
-  int db = 0;             // accepted for symmetry with redis-cli; replication covers all dbs
-  // For messages and the snapshot: the location without any credential.
-  std::string Display() const;
-};
-
-// Parses redis://[user@]host[:port][/db], unix:///path/to/redis.sock or a plain absolute
-// socket path. kUsage for anything else, for a password inside the URL (it would show in `ps`)
-// and for rediss:// (TLS is not supported yet).
-Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
 
 // The reply to PSYNC ? -1.
 struct FullResync {
@@ -51,14 +37,18 @@ struct TransferHeader {
   std::string eof_mark;  // diskless
 };
 
+// Turns an error reply into an Error: wrong credentials and NOPERM (naming `rights`, the ACL
+// rights the caller needs) are kUsage, LOADING and the rest kFailure; quotes the reply.
+Error ClassifyRedisError(const RedisEndpoint& endpoint, const std::string& reply,
+                         const std::string& what, const std::string& rights);
+
 class ReplicationClient {
  public:
   // Connects with a timeout on connect and on every read (seconds).
   static Result<ReplicationClient> Connect(const RedisEndpoint& endpoint, int timeout_seconds);
-  ReplicationClient(ReplicationClient&& other) noexcept;
+  ReplicationClient(ReplicationClient&& other) noexcept = default;
   ReplicationClient& operator=(ReplicationClient&&) = delete;
   ReplicationClient(const ReplicationClient&) = delete;
-  ~ReplicationClient();
 
   // AUTH (when a password is set), PING, REPLCONF listening-port 0, REPLCONF capa eof capa
   // psync2. Wrong credentials and NOPERM are kUsage (fix the configuration); a server still
@@ -72,31 +62,28 @@ class ReplicationClient {
   // Reads the payload header, skipping the newlines a primary sends while it prepares the RDB.
   Result<TransferHeader> ReadTransferHeader();
   // Raw payload bytes (buffered bytes first). 0 = the server closed the connection.
-  Result<size_t> ReadSome(MutableByteView buf);
+  Result<size_t> ReadSome(MutableByteView buf) { return conn_.ReadSome(buf); }
   // Like ReadSome, but waits at most timeout_ms for bytes: nullopt when none came (or a signal
   // interrupted the wait), 0 when the server closed the connection.
-  Result<std::optional<size_t>> ReadWithin(MutableByteView buf, int timeout_ms);
+  Result<std::optional<size_t>> ReadWithin(MutableByteView buf, int timeout_ms) {
+    return conn_.ReadWithin(buf, timeout_ms);
+  }
   // Puts bytes read too far back in front of the unread ones (the next read returns them).
-  void Unread(ByteView bytes);
+  void Unread(ByteView bytes) { conn_.Unread(bytes); }
   // Sends one command (a RESP array of bulk strings) without reading a reply.
-  Status SendCommand(const std::vector<std::string>& args) { return Send(args); }
+  Status SendCommand(const std::vector<std::string>& args) { return conn_.Send(args); }
   // Wakes a ReadSome blocked on another thread (it then fails or returns 0). Thread-safe.
-  void Shutdown();
+  void Shutdown() { conn_.Shutdown(); }
 
  private:
-  ReplicationClient(int fd, RedisEndpoint endpoint) : fd_(fd), endpoint_(std::move(endpoint)) {}
-  Status Send(const std::vector<std::string>& args);
-  Result<std::string> ReadLine();
+  explicit ReplicationClient(RedisConnection conn) : conn_(std::move(conn)) {}
   Result<std::string> ReadNonEmptyLine();
   // Sends a command and reads a simple reply line; an error reply becomes a classified Error.
   Result<std::string> Command(const std::vector<std::string>& args, const std::string& what);
   // Wrong credentials and NOPERM are kUsage, LOADING and the rest kFailure.
   Error ClassifyError(const std::string& reply, const std::string& what) const;
 
-  int fd_ = -1;
-  RedisEndpoint endpoint_;
-  Bytes buf_;
-  size_t pos_ = 0;
+  RedisConnection conn_;
 };
 
 }  // namespace bulwark::sources::redis

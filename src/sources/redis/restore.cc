@@ -150,18 +150,16 @@ std::vector<const repo::RedisStreamRecord*> Chain(
 
 }  // namespace
 
-Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
-                                       const std::optional<repo::Snapshot>& base,
-                                       const RedisPitrOptions& options) {
-  const int64_t t = options.time_unix_ns;
+Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
+                                    const std::optional<repo::Snapshot>& base,
+                                    const std::string& component_hint, int64_t t) {
   const std::string when = repo::FormatTimeRfc3339(t);
-  if (options.target.empty()) return Error(ErrorCode::kUsage, "--target is required");
   if (base && base->kind != kRedisSnapshotKind) {
     return Error(ErrorCode::kUsage, fmt::format("snapshot {} is of kind '{}', not a Redis snapshot",
                                                 base->id.ShortHex(), base->kind));
   }
   BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));  // oldest first
-  std::string component = base ? base->component : options.component;
+  std::string component = base ? base->component : component_hint;
   if (component.empty()) {
     for (const auto& s : all) {
       if (s.kind == kRedisSnapshotKind) component = s.component;
@@ -227,17 +225,61 @@ Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
                  fmt::format("no captured stream of '{}' covers {} ({})", component, when, why));
   }
 
-  RedisPitrResult result;
-  result.snapshot = *chosen;
-  result.from_offset = chosen->source.value("offset", uint64_t{0});
-  result.to_offset = result.from_offset;
+  RedisPitrPlan plan;
+  plan.snapshot = *chosen;
+  plan.from_offset = chosen->source.value("offset", uint64_t{0});
+  plan.to_offset = plan.from_offset;
   for (const auto* r : chain) {
     for (const auto& b : r->batches) {
       if (b.unix_ns > t) break;
-      result.to_offset = b.offset;
-      result.last_batch_unix_ns = b.unix_ns;
+      plan.to_offset = b.offset;
+      plan.last_batch_unix_ns = b.unix_ns;
+    }
+    if (r->start_offset < plan.to_offset) plan.chain.push_back(*r);
+  }
+  return plan;
+}
+
+Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
+                       const std::function<Status(ByteView)>& sink) {
+  for (const auto& r : plan.chain) {
+    if (r.start_offset >= plan.to_offset) break;
+    uint64_t left = std::min(r.end_offset, plan.to_offset) - r.start_offset;
+    for (const Id& id : r.blobs) {
+      if (left == 0) break;
+      auto data = repo.LoadBlob(repo::BlobType::kData, id);
+      if (!data.ok()) {
+        return Error(
+            ErrorCode::kIntegrity,
+            fmt::format("stream data of snapshot {} at offset {} is unreadable: {} "
+                        "(run `bulwark check --read-data`)",
+                        plan.snapshot.id.ShortHex(), r.start_offset, data.error().message()));
+      }
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, data->size()));
+      BW_RETURN_IF_ERROR(sink(ByteView(data->data(), n)));
+      left -= n;
+    }
+    if (left != 0) {
+      return Error(
+          ErrorCode::kIntegrity,
+          fmt::format("stream record at offset {} holds fewer bytes than it says", r.start_offset));
     }
   }
+  return Status::Ok();
+}
+
+Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
+                                       const std::optional<repo::Snapshot>& base,
+                                       const RedisPitrOptions& options) {
+  if (options.target.empty()) return Error(ErrorCode::kUsage, "--target is required");
+  BW_ASSIGN_OR_RETURN(RedisPitrPlan plan,
+                      PlanRedisPitr(repo, base, options.component, options.time_unix_ns));
+  const repo::Snapshot* chosen = &plan.snapshot;
+  RedisPitrResult result;
+  result.snapshot = plan.snapshot;
+  result.from_offset = plan.from_offset;
+  result.to_offset = plan.to_offset;
+  result.last_batch_unix_ns = plan.last_batch_unix_ns;
 
   // Refuse an occupied target before writing anything.
   result.aof_dir = options.target + "/" + kAofDirName;
@@ -264,28 +306,7 @@ Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
   {
     BW_ASSIGN_OR_RETURN(OutFile incr, OutFile::Create(tmp + "/" + incr_name));
     AofFilter aof([&incr](ByteView bytes) { return incr.Write(bytes); });
-    for (const auto* r : chain) {
-      if (r->start_offset >= result.to_offset) break;
-      uint64_t left = std::min(r->end_offset, result.to_offset) - r->start_offset;
-      for (const Id& id : r->blobs) {
-        if (left == 0) break;
-        auto data = repo.LoadBlob(repo::BlobType::kData, id);
-        if (!data.ok()) {
-          return Error(ErrorCode::kIntegrity,
-                       fmt::format("stream data of snapshot {} at offset {} is unreadable: {} "
-                                   "(run `bulwark check --read-data`)",
-                                   chosen->id.ShortHex(), r->start_offset, data.error().message()));
-        }
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, data->size()));
-        BW_RETURN_IF_ERROR(aof.Append(ByteView(data->data(), n)));
-        left -= n;
-      }
-      if (left != 0) {
-        return Error(ErrorCode::kIntegrity,
-                     fmt::format("stream record at offset {} holds fewer bytes than it says",
-                                 r->start_offset));
-      }
-    }
+    BW_RETURN_IF_ERROR(ReadRedisStream(repo, plan, [&aof](ByteView b) { return aof.Append(b); }));
     if (Status fin = aof.Finish(); !fin.ok()) return fin.error().Wrap("writing " + incr_name);
     result.commands = aof.commands();
     result.dropped_commands = aof.dropped();

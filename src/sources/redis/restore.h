@@ -5,11 +5,14 @@
 // one thread; the repository index must be loaded.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "core/result.h"
+#include "repo/redis_stream_store.h"
 #include "repo/repository.h"
 #include "repo/snapshot.h"
 #include "sources/redis/rdb_parser.h"
@@ -52,6 +55,27 @@ struct RedisPitrResult {
   uint64_t commands = 0;           // commands written to the incremental AOF
   uint64_t dropped_commands = 0;   // PING, REPLCONF, and a transaction cut at the end
 };
+
+// The base snapshot and the captured stream that lead to a point in time.
+struct RedisPitrPlan {
+  repo::Snapshot snapshot;                     // the base
+  std::vector<repo::RedisStreamRecord> chain;  // records holding (from_offset, to_offset]
+  uint64_t from_offset = 0;                    // the snapshot's replication offset
+  uint64_t to_offset = 0;                      // end of the last batch received by the time
+  int64_t last_batch_unix_ns = 0;              // its receipt time (0: none)
+};
+
+// Picks the base and the stream for `time_unix_ns` as RestoreRedisAt describes (`base` given or
+// the newest fitting snapshot of `component`; empty: the newest redis snapshot's component).
+// kUsage for a time no captured stream covers, kNotFound without a Redis snapshot.
+Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
+                                    const std::optional<repo::Snapshot>& base,
+                                    const std::string& component, int64_t time_unix_ns);
+
+// Passes the plan's stream bytes (from_offset, to_offset] to `sink` in order, in pieces cut
+// anywhere. kIntegrity for unreadable stream data.
+Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
+                       const std::function<Status(ByteView)>& sink);
 
 // Point-in-time restore. `base` is an explicit snapshot, or nullopt to pick the newest redis
 // snapshot (of the component) taken at or before the time whose captured stream reaches it.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "sources/redis/crc64.h"
 
@@ -175,6 +176,79 @@ TEST(RdbParserTest, ParsesEveryOpcodeAndType) {
   EXPECT_EQ(info->keys_with_expiry, 2u);
   EXPECT_EQ(info->bytes, rdb.size());
   EXPECT_TRUE(info->checksum_verified);
+}
+
+// Records what a visitor sees.
+class Recorder : public RdbVisitor {
+ public:
+  Status OnStart(int v) override {
+    version = v;
+    return Status::Ok();
+  }
+  Status OnEntry(const RdbEntry& e) override {
+    entries.push_back(e);
+    values.emplace_back(reinterpret_cast<const char*>(e.value.data()), e.value.size());
+    entries.back().value = {};
+    return Status::Ok();
+  }
+  Status OnFunction(ByteView f) override {
+    functions.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
+    return Status::Ok();
+  }
+  int version = 0;
+  std::vector<RdbEntry> entries;
+  std::vector<std::string> values;
+  std::vector<std::string> functions;
+};
+
+TEST(RdbParserTest, VisitorSeesEveryKeyWithItsSerialisation) {
+  Bytes rdb = FullRdb();
+  MemoryRdbSource src(rdb);
+  Recorder rec;
+  auto info = ParseRdb(src, &rec);
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_EQ(rec.version, 11);
+  ASSERT_EQ(rec.entries.size(), 17u);
+  EXPECT_EQ(rec.entries[0].key, "plain");
+  EXPECT_EQ(rec.entries[0].type, 0);
+  EXPECT_EQ(rec.values[0], std::string("\x05value"));
+  EXPECT_EQ(rec.entries[0].expire_ms, -1);
+  EXPECT_EQ(rec.entries[1].key, "int");
+  EXPECT_EQ(rec.values[1].size(), 5u);  // 0xc2 + 4 bytes
+  EXPECT_EQ(rec.entries[2].key, "7");   // an int-encoded key is decoded
+  EXPECT_EQ(rec.entries[2].expire_ms, 1900000000000LL);
+  EXPECT_EQ(rec.entries[3].key, "old-expire");
+  EXPECT_EQ(rec.entries[3].expire_ms, 1900000000000LL);  // seconds become ms
+  EXPECT_EQ(rec.entries[3].freq, 5);
+  EXPECT_EQ(rec.entries[4].key, "linked");
+  EXPECT_EQ(rec.entries[4].idle_seconds, 1000);
+  EXPECT_EQ(rec.entries[4].expire_ms, -1);  // not carried over from the key before
+  EXPECT_EQ(rec.entries[4].freq, -1);
+  EXPECT_EQ(rec.entries[15].key, "stream");
+  EXPECT_EQ(rec.entries[15].db, 3u);
+  EXPECT_EQ(rec.entries[16].key, std::string(70000, 'k'));
+  EXPECT_EQ(rec.values[16].size(), 20000u + 5);  // 32-bit length + the bytes
+  ASSERT_EQ(rec.functions.size(), 1u);
+  EXPECT_EQ(rec.functions[0].substr(2, 9), "#!lua nam");  // 2-byte length first
+}
+
+// A visitor's error stops the parse and comes back unchanged.
+TEST(RdbParserTest, VisitorErrorStopsTheParse) {
+  class Failing : public Recorder {
+   public:
+    Status OnEntry(const RdbEntry& e) override {
+      if (e.key == "set") return Error(ErrorCode::kUsage, "stop here");
+      return Recorder::OnEntry(e);
+    }
+  };
+  Bytes rdb = FullRdb();
+  MemoryRdbSource src(rdb);
+  Failing rec;
+  auto info = ParseRdb(src, &rec);
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().code(), ErrorCode::kUsage);
+  EXPECT_EQ(info.error().message(), "stop here");
+  EXPECT_EQ(rec.entries.size(), 5u);
 }
 
 TEST(RdbParserTest, AcceptsDisabledChecksum) {

@@ -36,8 +36,21 @@ TEST(RedisUrlTest, AcceptsTcpAndUnixForms) {
   EXPECT_EQ(e->unix_path, "/tmp/redis.sock");
 }
 
-TEST(RedisUrlTest, RefusesPasswordsTlsAndJunk) {
-  for (const char* url : {"redis://u:secret@host:6379", "rediss://host:6379", "http://host",
+TEST(RedisUrlTest, AcceptsTls) {
+  auto a = ParseRedisUrl("rediss://bulwark@redis.example:6380/1");
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  EXPECT_TRUE(a->tls);
+  EXPECT_EQ(a->host, "redis.example");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->user, "bulwark");
+  EXPECT_EQ(a->Display(), "rediss://bulwark@redis.example:6380");
+  auto b = ParseRedisUrl("redis://localhost");
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->tls);
+}
+
+TEST(RedisUrlTest, RefusesPasswordsAndJunk) {
+  for (const char* url : {"redis://u:secret@host:6379", "rediss://u:pw@host:6379", "http://host",
                           "redis://", "redis://host:0", "redis://host:99999", "redis://host:x",
                           "redis://host/x", "unix://relative/path", "host:6379"}) {
     auto r = ParseRedisUrl(url);
