@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [path-to-bulwark] [part...]
 #
-# Parts are the scripts bench/<part>.sh (today: files, postgres, redis; later s3); the default
+# Parts are the scripts bench/<part>.sh (today: files, postgres, redis, s3); the default
 # is every part present. Results: a markdown report on stdout and in bench/out/results.md,
 # raw rows in bench/out/raw.tsv, tool output in bench/out/logs/. Method: the page cache is
 # dropped before every timed step (needs root), 3 runs, medians with ranges, ratios per peer.
