@@ -24,8 +24,15 @@ struct BlobRef {
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "copy interrupted"); }
 
-// Copies `blobs` (those the target lacks) from `from` into `writer`, in pack order of the
-// source so that its reads are close together.
+// Reads of one pack cover neighbouring wanted blobs up to this size, skipping gaps up to
+// kMaxRunGap: one request per run instead of one per chunk (on S3, per request).
+constexpr uint64_t kMaxRunBytes = 8u << 20;
+constexpr uint64_t kMaxRunGap = 256u << 10;
+
+// Copies `blobs` (those the target lacks) from `from` into `writer`: in pack order of the
+// source, each pack's wanted blobs read in ranges of neighbours. A range that cannot be read,
+// or a blob in it that does not decode, is loaded on its own through the source repository
+// (which reports it and tries its fallbacks).
 Status TransferBlobs(const Repository& from, BlobWriter& writer, std::vector<BlobRef> blobs,
                      CopyResult& result) {
   struct Located {
@@ -47,16 +54,53 @@ Status TransferBlobs(const Repository& from, BlobWriter& writer, std::vector<Blo
   std::sort(located.begin(), located.end(), [](const Located& a, const Located& b) {
     return a.loc.pack != b.loc.pack ? a.loc.pack < b.loc.pack : a.loc.offset < b.loc.offset;
   });
+  struct Run {
+    size_t first = 0, end = 0;  // located[first, end), one pack
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < located.size(); ++i) {
+    if (!runs.empty()) {
+      const Located& start = located[runs.back().first];
+      const Located& prev = located[i - 1];
+      const Located& cur = located[i];
+      const uint64_t prev_end = uint64_t{prev.loc.offset} + prev.loc.length;
+      if (cur.loc.pack == start.loc.pack && cur.loc.offset >= prev_end &&
+          cur.loc.offset - prev_end <= kMaxRunGap &&
+          uint64_t{cur.loc.offset} + cur.loc.length - start.loc.offset <= kMaxRunBytes) {
+        runs.back().end = i + 1;
+        continue;
+      }
+    }
+    runs.push_back({i, i + 1});
+  }
   std::atomic<uint64_t> copied{0}, bytes{0};
-  Status st = ParallelFor(located.size(), kIoThreads, [&](size_t i) -> Status {
-    if (CancelRequested()) return Cancelled();
-    const auto& b = located[i].ref;
-    BW_ASSIGN_OR_RETURN(Bytes plain, from.LoadBlob(b.type, b.id));
+  auto store = [&](const BlobRef& b, Bytes plain) -> Status {
     const uint64_t size = plain.size();
     BW_ASSIGN_OR_RETURN(bool is_new, writer.Add(b.type, b.id, std::move(plain)));
     if (is_new) {
       copied.fetch_add(1, std::memory_order_relaxed);
       bytes.fetch_add(size, std::memory_order_relaxed);
+    }
+    return Status::Ok();
+  };
+  Repository& source = const_cast<Repository&>(from);  // Backend reads are thread-safe
+  Status st = ParallelFor(runs.size(), kIoThreads, [&](size_t r) -> Status {
+    if (CancelRequested()) return Cancelled();
+    const Run& run = runs[r];
+    const BlobLocation& head = located[run.first].loc;
+    const BlobLocation& tail = located[run.end - 1].loc;
+    auto range = source.backend().GetRange(PackKey(head.pack), head.offset,
+                                           uint64_t{tail.offset} + tail.length - head.offset);
+    for (size_t i = run.first; i < run.end; ++i) {
+      const auto& [ref, loc] = located[i];
+      Result<Bytes> plain = Error(ErrorCode::kIntegrity, "unread");
+      if (range.ok() && range->size() >= uint64_t{loc.offset} - head.offset + loc.length) {
+        plain = from.DecodeBlob(ref.type, ref.id,
+                                ByteView(range->data() + (loc.offset - head.offset), loc.length));
+      }
+      if (!plain.ok()) plain = from.LoadBlob(ref.type, ref.id);
+      if (!plain.ok()) return plain.error();
+      BW_RETURN_IF_ERROR(store(ref, std::move(*plain)));
     }
     return Status::Ok();
   });

@@ -13,6 +13,7 @@
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "repo_test_util.h"
+#include "storage/local/local_backend.h"
 
 namespace bulwark::repo {
 namespace {
@@ -166,6 +167,84 @@ TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->redis_stream_copied, 0u);
   EXPECT_EQ(again->redis_stream_skipped, 1u);
+}
+
+// A local backend that counts the ranged reads of packs.
+class CountingBackend : public storage::Backend {
+ public:
+  CountingBackend(std::string root, std::shared_ptr<std::atomic<int>> pack_reads)
+      : inner_(std::move(root)), pack_reads_(std::move(pack_reads)) {}
+  Status Put(const std::string& key, ByteView data) override { return inner_.Put(key, data); }
+  Result<Bytes> Get(const std::string& key) override { return inner_.Get(key); }
+  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    if (key.starts_with("data/")) pack_reads_->fetch_add(1);
+    return inner_.GetRange(key, offset, length);
+  }
+  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
+    return inner_.List(prefix);
+  }
+  Result<storage::ObjectInfo> Stat(const std::string& key) override { return inner_.Stat(key); }
+  Status Remove(const std::string& key) override { return inner_.Remove(key); }
+  Result<bool> RootExists() override { return inner_.RootExists(); }
+  Status CreateRoot() override { return inner_.CreateRoot(); }
+  std::string Location() const override { return inner_.Location(); }
+
+ private:
+  storage::LocalBackend inner_;
+  std::shared_ptr<std::atomic<int>> pack_reads_;
+};
+
+// Many small chunks of one pack are read in a few ranged requests, not one each; a chunk
+// damaged in the middle of such a range fails the copy naming that chunk.
+TEST(CopyTest, ChunksOfAPackAreReadInRanges) {
+  TempDir dir;
+  auto a = MakeRepo(dir.Sub("a"));
+  InitOptions shared = FastInitOptions();
+  shared.master_key = a->key();
+  auto b = MakeRepo(dir.Sub("b"), shared);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->LoadIndex().ok());
+  std::vector<Bytes> chunks;
+  for (int i = 0; i < 300; ++i) chunks.push_back(Data(3000, static_cast<uint8_t>(i)));
+  Backup(*a, chunks);
+  a.reset();
+
+  auto reads = std::make_shared<std::atomic<int>>(0);
+  auto counted = Repository::Open(std::make_unique<CountingBackend>(dir.Sub("a"), reads), "secret");
+  ASSERT_TRUE(counted.ok()) << counted.error().message();
+  Repository& src = **counted;
+  ASSERT_TRUE(src.LoadIndex().ok());
+  ASSERT_TRUE(b->LoadIndex().ok());
+  auto plan = PlanCopy(src, *b, "");
+  ASSERT_TRUE(plan.ok());
+  auto res = CopySnapshots(src, *b, *plan, CopyOptions{});
+  ASSERT_TRUE(res.ok()) << res.error().message();
+  EXPECT_EQ(res->blobs_copied, 301u);
+  EXPECT_LE(reads->load(), 4) << "one ranged read per chunk instead of per run";
+  ASSERT_TRUE(b->LoadIndex().ok());
+  for (const auto& c : chunks) {
+    auto blob = b->LoadBlob(BlobType::kData, b->BlobId(c));
+    ASSERT_TRUE(blob.ok()) << blob.error().message();
+    EXPECT_EQ(*blob, c);
+  }
+
+  // Damage chunk 150 inside its pack, then copy into a fresh target.
+  auto c = MakeRepo(dir.Sub("c"), shared);
+  ASSERT_TRUE(c && c->LoadIndex().ok());
+  const Id damaged = src.BlobId(chunks[150]);
+  auto loc = src.index().Find(BlobType::kData, damaged);
+  ASSERT_TRUE(loc.has_value());
+  const std::string pack_file = dir.Sub("a") + "/" + PackKey(loc->pack);
+  const long from_end = static_cast<long>(std::filesystem::file_size(pack_file)) -
+                        static_cast<long>(loc->offset + loc->length / 2);
+  testing::FlipByte(pack_file, -from_end);
+  auto plan2 = PlanCopy(src, *c, "");
+  ASSERT_TRUE(plan2.ok());
+  auto bad = CopySnapshots(src, *c, *plan2, CopyOptions{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kIntegrity);
+  EXPECT_NE(bad.error().message().find(damaged.ShortHex()), std::string::npos)
+      << bad.error().message();
 }
 
 TEST(CopyTest, DamagedBlobIsReadFromFallback) {
