@@ -91,20 +91,22 @@ class Pipeline {
     return Queued(std::move(what), count);
   }
 
+  // Sends what is queued, then reads the replies to the batch sent before it: one batch is in
+  // flight while the next is built, so neither side waits for the other.
   Status Flush() {
-    if (out_.empty()) return Status::Ok();
-    BW_RETURN_IF_ERROR(conn_.SendRaw(AsBytes(out_)));
-    out_.clear();
-    queued_commands_ = 0;
-    for (const Pending& p : pending_) {
-      for (size_t i = 0; i < p.replies; ++i) {
-        BW_ASSIGN_OR_RETURN(RespReply reply, conn_.ReadReply());
-        std::string err = reply.FirstError();
-        if (!err.empty()) return Refused(p.what, err);
-      }
+    if (!out_.empty()) {
+      BW_RETURN_IF_ERROR(conn_.SendRaw(AsBytes(out_)));
+      out_.clear();
     }
-    pending_.clear();
+    queued_commands_ = 0;
+    BW_RETURN_IF_ERROR(ReadReplies(in_flight_));
+    in_flight_.swap(pending_);
     return Status::Ok();
+  }
+  // Sends what is queued and reads every outstanding reply.
+  Status Finish() {
+    BW_RETURN_IF_ERROR(Flush());
+    return Flush();
   }
 
  private:
@@ -112,6 +114,18 @@ class Pipeline {
     std::string what;
     size_t replies = 1;
   };
+
+  Status ReadReplies(std::vector<Pending>& batch) {
+    for (const Pending& p : batch) {
+      for (size_t i = 0; i < p.replies; ++i) {
+        BW_ASSIGN_OR_RETURN(RespReply reply, conn_.ReadReply());
+        std::string err = reply.FirstError();
+        if (!err.empty()) return Refused(p.what, err);
+      }
+    }
+    batch.clear();
+    return Status::Ok();
+  }
 
   Status Queued(std::string what, size_t count) {
     pending_.push_back(Pending{std::move(what), count});
@@ -142,7 +156,8 @@ class Pipeline {
   const size_t max_bytes_;
   const size_t max_commands_;
   std::string out_;
-  std::vector<Pending> pending_;
+  std::vector<Pending> pending_;    // queued in out_
+  std::vector<Pending> in_flight_;  // sent, replies not read yet
   size_t queued_commands_ = 0;
 };
 
@@ -351,7 +366,7 @@ Result<RedisRestoreToResult> RestoreRedisTo(repo::Repository& repo,
     if (!dumped.ok()) return dumped.error();
     result.rdb = std::move(*info);
   }
-  BW_RETURN_IF_ERROR(pipe.Flush());
+  BW_RETURN_IF_ERROR(pipe.Finish());
   result.keys_restored = visitor.keys();
   result.functions = visitor.functions();
 
@@ -382,7 +397,7 @@ Result<RedisRestoreToResult> RestoreRedisTo(repo::Repository& repo,
     });
     BW_RETURN_IF_ERROR(ReadRedisStream(repo, *plan, [&aof](ByteView b) { return aof.Append(b); }));
     BW_RETURN_IF_ERROR(aof.Finish());
-    BW_RETURN_IF_ERROR(pipe.Flush());
+    BW_RETURN_IF_ERROR(pipe.Finish());
     result.commands = sent;
     result.dropped_commands = aof.dropped() + dropped;
   }
