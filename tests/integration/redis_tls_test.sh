@@ -28,26 +28,26 @@ mkcert server ca "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=se
 mkcert nameonly ca "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth"
 mkcert client ca "extendedKeyUsage=clientAuth"
 
-# tls_start DIR CERT: a server with only a TLS port (plain port 0) and its unix socket; prints
-# the TLS port.
+# tls_start DIR CERT: a server with only a TLS port (plain port 0) and its unix socket, stopped
+# on exit; its TLS port in TLS_PORT (not a command substitution: the cleanup hook must be
+# registered in this shell).
 tls_start() {
-  local port
-  port=$(free_port)
+  TLS_PORT=$(free_port)
   mkdir -p "$1"
   cat >"$1/extra.conf" <<EOF
-tls-port $port
+tls-port $TLS_PORT
 tls-cert-file $C/$2.crt
 tls-key-file $C/$2.key
 tls-ca-cert-file $C/ca.crt
 tls-auth-clients yes
 EOF
-  redis_start "$1" >&2
-  echo "$port"
+  redis_start "$1"
 }
 
 bw init >/dev/null
 SRC="$T/src"
-sport=$(tls_start "$SRC" server)
+tls_start "$SRC" server
+sport=$TLS_PORT
 grep -q "tls-port" "$SRC/redis.conf" "$SRC/extra.conf" || fail "no TLS configuration"
 populate "$SRC"
 keyspace "$SRC" >"$T/want"
@@ -61,7 +61,8 @@ bw --json backup redis --component tls --url "rediss://localhost:$sport" "${TLS[
 
 # 2. restore --to over TLS by IP address, the TLS files from the environment.
 DST="$T/dst"
-dport=$(tls_start "$DST" server)
+tls_start "$DST" server
+dport=$TLS_PORT
 BULWARK_REDIS_CA_BUNDLE="$C/ca.crt" BULWARK_REDIS_CERT="$C/client.crt" \
   BULWARK_REDIS_KEY="$C/client.key" \
   bw restore redis latest --component tls --to "rediss://127.0.0.1:$dport" >/dev/null
@@ -79,7 +80,8 @@ assert_grep "TLS certificate of Redis at rediss://localhost:$sport did not verif
 assert_grep "redis-ca-bundle" "$T/err"
 # The certificate names localhost but not 127.0.0.1.
 NAME="$T/nameonly"
-nport=$(tls_start "$NAME" nameonly)
+tls_start "$NAME" nameonly
+nport=$TLS_PORT
 expect_exit 2 backup redis --component tls --url "rediss://127.0.0.1:$nport" "${TLS[@]}"
 assert_one_line "$T/err"
 assert_grep "did not verify" "$T/err"
@@ -127,9 +129,12 @@ done
 kill -TERM "$STREAM"
 wait "$STREAM" || fail "redis-stream exited with $?"
 PIT="$T/pit"
-pport=$(tls_start "$PIT" server)
+tls_start "$PIT" server
+pport=$TLS_PORT
 bw restore redis latest --component tls-pit --to "rediss://localhost:$pport" "${TLS[@]}" \
   --time "$T1" >/dev/null
 [[ $(rcli "$PIT" debug digest) == "$D1" ]] || fail "point-in-time restore over TLS differs"
 [[ $(rcli "$PIT" exists after-t1) -eq 0 ]] || fail "a write after the time was restored"
+redis_stop "$PIT"
+redis_stop "$SRC"
 log "ok"
