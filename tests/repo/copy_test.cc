@@ -13,7 +13,6 @@
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "repo_test_util.h"
-#include "storage/local/local_backend.h"
 
 namespace bulwark::repo {
 namespace {
@@ -169,31 +168,6 @@ TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
   EXPECT_EQ(again->redis_stream_skipped, 1u);
 }
 
-// A local backend that counts the ranged reads of packs.
-class CountingBackend : public storage::Backend {
- public:
-  CountingBackend(std::string root, std::shared_ptr<std::atomic<int>> pack_reads)
-      : inner_(std::move(root)), pack_reads_(std::move(pack_reads)) {}
-  Status Put(const std::string& key, ByteView data) override { return inner_.Put(key, data); }
-  Result<Bytes> Get(const std::string& key) override { return inner_.Get(key); }
-  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
-    if (key.starts_with("data/")) pack_reads_->fetch_add(1);
-    return inner_.GetRange(key, offset, length);
-  }
-  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
-    return inner_.List(prefix);
-  }
-  Result<storage::ObjectInfo> Stat(const std::string& key) override { return inner_.Stat(key); }
-  Status Remove(const std::string& key) override { return inner_.Remove(key); }
-  Result<bool> RootExists() override { return inner_.RootExists(); }
-  Status CreateRoot() override { return inner_.CreateRoot(); }
-  std::string Location() const override { return inner_.Location(); }
-
- private:
-  storage::LocalBackend inner_;
-  std::shared_ptr<std::atomic<int>> pack_reads_;
-};
-
 // Many small chunks of one pack are read in a few ranged requests, not one each; a chunk
 // damaged in the middle of such a range fails the copy naming that chunk.
 TEST(CopyTest, ChunksOfAPackAreReadInRanges) {
@@ -210,7 +184,8 @@ TEST(CopyTest, ChunksOfAPackAreReadInRanges) {
   a.reset();
 
   auto reads = std::make_shared<std::atomic<int>>(0);
-  auto counted = Repository::Open(std::make_unique<CountingBackend>(dir.Sub("a"), reads), "secret");
+  auto counted =
+      Repository::Open(std::make_unique<testing::CountingBackend>(dir.Sub("a"), reads), "secret");
   ASSERT_TRUE(counted.ok()) << counted.error().message();
   Repository& src = **counted;
   ASSERT_TRUE(src.LoadIndex().ok());

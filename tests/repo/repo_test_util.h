@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,31 @@ inline InitOptions FastInitOptions() {
 inline std::unique_ptr<storage::Backend> LocalAt(const std::string& path) {
   return std::make_unique<storage::LocalBackend>(path);
 }
+
+// A local backend that counts the ranged reads of packs (data/...).
+class CountingBackend : public storage::Backend {
+ public:
+  CountingBackend(std::string root, std::shared_ptr<std::atomic<int>> pack_reads)
+      : inner_(std::move(root)), pack_reads_(std::move(pack_reads)) {}
+  Status Put(const std::string& key, ByteView data) override { return inner_.Put(key, data); }
+  Result<Bytes> Get(const std::string& key) override { return inner_.Get(key); }
+  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    if (key.starts_with("data/")) pack_reads_->fetch_add(1);
+    return inner_.GetRange(key, offset, length);
+  }
+  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
+    return inner_.List(prefix);
+  }
+  Result<storage::ObjectInfo> Stat(const std::string& key) override { return inner_.Stat(key); }
+  Status Remove(const std::string& key) override { return inner_.Remove(key); }
+  Result<bool> RootExists() override { return inner_.RootExists(); }
+  Status CreateRoot() override { return inner_.CreateRoot(); }
+  std::string Location() const override { return inner_.Location(); }
+
+ private:
+  storage::LocalBackend inner_;
+  std::shared_ptr<std::atomic<int>> pack_reads_;
+};
 
 inline std::unique_ptr<Repository> MakeRepo(const std::string& path,
                                             InitOptions options = FastInitOptions(),

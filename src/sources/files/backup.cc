@@ -22,6 +22,7 @@
 #include "core/thread_pool.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
+#include "repo/tree_reader.h"
 #include "sources/files/fs_util.h"
 #include "sources/files/list.h"
 
@@ -379,7 +380,7 @@ class FilesBackup {
           child->fd = std::make_shared<UniqueFd>(std::move(fd));
           std::optional<Tree> old_tree;
           if (old != nullptr && old->type == NodeType::kDir) {
-            auto t = LoadTree(repo_, old->subtree);
+            auto t = parent_trees_.Load(old->subtree);
             if (t.ok()) old_tree = std::move(*t);
           }
           WalkDir(child, old_tree ? &*old_tree : nullptr, trie);
@@ -499,6 +500,7 @@ class FilesBackup {
   }
 
   repo::Repository& repo_;
+  repo::TreeReader parent_trees_{repo_};  // trees of the parent snapshot
   const FilesBackupOptions& options_;
   repo::BlobWriter& writer_;
   Progress* progress_;

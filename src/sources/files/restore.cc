@@ -21,6 +21,7 @@
 #include "core/cancel.h"
 #include "core/thread_pool.h"
 #include "repo/tree.h"
+#include "repo/tree_reader.h"
 #include "sources/files/background_sync.h"
 #include "sources/files/fs_util.h"
 #include "sources/files/list.h"
@@ -281,7 +282,7 @@ class Restorer {
 
   Status Walk(const Id& tree_id, const std::string& snap_dir, const std::string& target_dir,
               bool included, std::vector<ChainDir>& chain) {
-    auto tree = LoadTree(repo_, tree_id);
+    auto tree = trees_.Load(tree_id);
     if (!tree.ok()) {
       if (tree.error().code() == ErrorCode::kNotFound ||
           tree.error().code() == ErrorCode::kIntegrity) {
@@ -797,6 +798,7 @@ class Restorer {
   }
 
   repo::Repository& repo_;
+  repo::TreeReader trees_{repo_};
   const repo::Snapshot& snapshot_;
   const FilesRestoreOptions& options_;
   Progress* progress_;
