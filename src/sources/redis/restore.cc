@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 
 #include "repo/redis_stream_store.h"
 #include "sources/files/restore.h"
@@ -178,10 +179,28 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
                  fmt::format("{} is before the oldest Redis snapshot of '{}' ({})", when, component,
                              repo::FormatTimeRfc3339(snaps.front().time_unix_ns)));
   }
-  BW_ASSIGN_OR_RETURN(auto records, repo::ListRedisStreamRecords(repo, component));
+  // Each snapshot's stream is read only when needed: a repository holds many of them.
+  std::map<Id, std::vector<repo::RedisStreamRecord>> streams;
+  auto stream_of =
+      [&](const repo::Snapshot& s) -> Result<const std::vector<repo::RedisStreamRecord>*> {
+    auto it = streams.find(s.id);
+    if (it == streams.end()) {
+      BW_ASSIGN_OR_RETURN(auto records, repo::ListRedisStreamRecords(repo, component, s.id));
+      it = streams.emplace(s.id, std::move(records)).first;
+    }
+    return &it->second;
+  };
+  // The newest batch is in one of the two newest streams (the older one ends at the switch to
+  // the newer one, whose first batches may carry earlier times).
   int64_t newest_batch = 0;
-  for (const auto& r : records) {
-    if (!r.batches.empty()) newest_batch = std::max(newest_batch, r.batches.back().unix_ns);
+  int streams_seen = 0;
+  for (auto it = snaps.rbegin(); it != snaps.rend() && streams_seen < 2; ++it) {
+    BW_ASSIGN_OR_RETURN(auto* records, stream_of(*it));
+    if (records->empty()) continue;
+    ++streams_seen;
+    for (const auto& r : *records) {
+      if (!r.batches.empty()) newest_batch = std::max(newest_batch, r.batches.back().unix_ns);
+    }
   }
   if (t > newest_batch) {
     return Error(ErrorCode::kUsage,
@@ -208,7 +227,8 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
       why = fmt::format("snapshot {} was taken after {}", s->id.ShortHex(), when);
       continue;
     }
-    auto c = Chain(records, *s);
+    BW_ASSIGN_OR_RETURN(auto* records, stream_of(*s));
+    auto c = Chain(*records, *s);
     const int64_t reach = c.empty() ? s->time_unix_ns : c.back()->batches.back().unix_ns;
     if (reach >= t) {
       chosen = s;

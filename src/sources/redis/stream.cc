@@ -216,6 +216,10 @@ class Streamer {
       history_.clear();
       return Status::Ok();
     }
+    // The old stream is complete up to now: a batch at its end says so, so that a time after
+    // its last command but before the switch (when the new snapshot may already carry a later
+    // time) still restores from it.
+    AddBatch(batches_, offset_ + complete_, NowNs());
     BW_RETURN_IF_ERROR(Flush());
     // The commands the primary kept for the new connection during its RDB transfer arrive in
     // a burst; the old connection saw them as they happened, so they keep those times.
@@ -327,9 +331,10 @@ class Streamer {
     return Status::Ok();
   }
 
-  // Stores the whole commands held (pending_[0, complete_)) as one segment.
+  // Stores the whole commands held (pending_[0, complete_)) as one segment; with no command
+  // but a batch (the end marker of a stream before a snapshot switch), an empty segment.
   Status Flush() {
-    if (complete_ == 0) return Status::Ok();
+    if (complete_ == 0 && batches_.empty()) return Status::Ok();
     BW_RETURN_IF_ERROR(EnsureLock());
     repo::RedisStreamRecord rec;
     rec.component = o_.backup.component;
