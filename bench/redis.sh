@@ -7,8 +7,19 @@
 #   snapshot2    the same after rewriting 1% of the keys (every 100th, so spread over the
 #                whole RDB); bulwark's bytes stored are recorded
 #   restore      cp of the RDB file (+ sync)     vs  bulwark restore redis latest (+ sync)
+#   stream lag   bulwark redis-stream (--snapshot-every 0, into a fresh repository) under a
+#                redis-benchmark write load (-t set,lpush,incr -d 100 -c 8 -P 1), measured once
+#                after the runs: the primary's master_repl_offset sampled 20 times a second
+#                against the offset `bulwark --json redis-status` reports stored (twice a
+#                second), the gap converted to time (bench/redis_lag.py); then SIGTERM must exit
+#                0 with everything up to the final master offset stored
 # The server is a sandbox redis-server on a unix socket (scripts/redis-sandbox.sh), stopped on
-# exit. Stream lag is not measured: continuous capture (redis-stream) does not exist yet.
+# exit (and redis-stream before it, by PID). Environment beyond bench/run.sh's:
+#   BENCH_REDIS_MB            keyspace size in MiB (default 1024)
+#   BENCH_REDIS_STEPS         "snapshot lag" (default: both), "snapshot" (snapshot, snapshot2 and
+#                             restore, BENCH_RUNS times) or "lag" (only the stream-lag step)
+#   BENCH_REDIS_LAG_REQUESTS  requests per redis-benchmark test (default 300000; 3 tests, about
+#                             40-60 s on a shared 2-core machine)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,7 +34,10 @@ RUNS=${BENCH_RUNS:-3}
 MB=${BENCH_REDIS_MB:-1024}
 BULWARK=${BENCH_BULWARK:?run bench/run.sh}
 VALUE_BYTES=${BENCH_REDIS_VALUE_BYTES:-256}
-for t in redis-server redis-cli; do
+STEPS=" ${BENCH_REDIS_STEPS:-snapshot lag} "
+LAG_REQUESTS=${BENCH_REDIS_LAG_REQUESTS:-300000}
+has_step() { [[ $STEPS == *" $1 "* ]]; }
+for t in redis-server redis-cli redis-benchmark; do
   command -v "$t" >/dev/null || { bench_log "redis: $t is missing (scripts/install-deps.sh)"; exit 2; }
 done
 
@@ -31,7 +45,19 @@ WORK="$BENCH_OUT/work/$PART"
 SANDBOX="$ROOT/scripts/redis-sandbox.sh"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-cleanup() { "$SANDBOX" stop "$WORK/server" >/dev/null 2>&1 || true; }
+STREAM_PID=
+stop_stream() {
+  [[ -n $STREAM_PID ]] || return 0
+  local rc=0
+  kill -TERM "$STREAM_PID" 2>/dev/null || true
+  wait "$STREAM_PID" || rc=$?
+  STREAM_PID=
+  return $rc
+}
+cleanup() {
+  stop_stream >/dev/null 2>&1 || true
+  "$SANDBOX" stop "$WORK/server" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 PASSWORD_FILE="$BENCH_OUT/password"
@@ -82,6 +108,7 @@ record "$PART" used_memory all 0 "$used"
 changed=$((keys / 100))
 URL="unix://$SOCK"
 
+has_step snapshot || RUNS=0
 for ((run = 1; run <= RUNS; run++)); do
   bench_log "redis: run $run of $RUNS"
   rm -rf "$WORK/repo" "$WORK/cli" "$WORK/restore"
@@ -123,7 +150,65 @@ for ((run = 1; run <= RUNS; run++)); do
   fi
 done
 
-python3 - "$BENCH_RAW" "$HERE" >"$BENCH_OUT/results-$PART.md" <<'PY'
+# status_field FIELD: one field of `bulwark --json redis-status` for the lag component.
+status_field() {
+  "$BULWARK" --json redis-status --component redis-lag |
+    python3 -c 'import json,sys; v = json.load(sys.stdin)[sys.argv[1]]; print(v)' "$1"
+}
+master_offset() { cli INFO replication | sed -n 's/^master_repl_offset:\([0-9]*\).*/\1/p'; }
+
+if has_step lag; then
+  bench_log "redis: stream lag: redis-stream, then redis-benchmark ($LAG_REQUESTS requests per test)"
+  export BULWARK_REPOSITORY="$WORK/repo-lag"
+  rm -rf "$BULWARK_REPOSITORY"
+  # A cheap key-slot KDF for this repository only: the sampler opens it twice a second with
+  # redis-status, which with the default Argon2id costs ~0.35 s of CPU per call (a core's worth
+  # of load on this step, and 0.35 s added to every lag sample). The stream path is the same.
+  BULWARK_TEST_KDF=fast "$BULWARK" init -q >/dev/null
+  mkdir -p "$BENCH_OUT/logs"
+  stream_log="$BENCH_OUT/logs/$PART-stream-bulwark.log"
+  stream_start=$(date +%s%N)
+  "$BULWARK" --json redis-stream --component redis-lag --url "$URL" --snapshot-every 0 \
+    >"$BENCH_OUT/logs/$PART-stream-bulwark.json" 2>"$stream_log" &
+  STREAM_PID=$!
+  # The first snapshot is committed and the primary lists the replica as online.
+  snap=
+  for ((i = 0; i < 1200; i++)); do
+    kill -0 "$STREAM_PID" 2>/dev/null || { bench_log "redis: redis-stream exited early"; tail -n 5 "$stream_log" >&2; exit 1; }
+    snap=$(status_field last_snapshot 2>/dev/null || true)
+    if [[ -n $snap ]] && cli INFO replication | grep -q '^slave0:.*state=online'; then break; fi
+    sleep 0.5
+  done
+  [[ -n $snap ]] || { bench_log "redis: no first snapshot from redis-stream"; exit 1; }
+  stream_snap_s=$(awk -v a="$stream_start" -v b="$(date +%s%N)" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+  bench_log "  redis-stream: first snapshot ${snap:0:8} after ${stream_snap_s}s"
+  printf '%s\t%s\t%s\t%s\t%s\t\t\t%s\t0\n' "$PART" stream_snapshot bulwark 1 "$stream_snap_s" \
+    "$used" >>"$BENCH_RAW"
+  repo_before=$(dir_bytes "$BULWARK_REPOSITORY")
+  lag_rc=0
+  python3 "$HERE/redis_lag.py" --sock "$SOCK" --bulwark "$BULWARK" --component redis-lag \
+    --out "$BENCH_OUT/redis-lag" --warmup 5 --requests $((3 * LAG_REQUESTS)) -- \
+    redis-benchmark -s "$SOCK" -t set,lpush,incr -n "$LAG_REQUESTS" -d 100 -c 8 -P 1 -q \
+    >"$BENCH_OUT/logs/$PART-lag.log" 2>&1 || lag_rc=$?
+  [[ $lag_rc -eq 0 ]] || { bench_log "redis: lag sampling failed"; tail -n 5 "$BENCH_OUT/logs/$PART-lag.log" >&2; }
+  record "$PART" stream_lag bulwark 1 0 "$lag_rc"
+  final=$(master_offset)
+  stream_rc=0
+  stop_stream || stream_rc=$?
+  record "$PART" stream_exit bulwark 1 0 "$stream_rc"
+  stored=$(status_field offset)
+  bytes=$(status_field stream_bytes)
+  record "$PART" stream_bytes bulwark 1 "$bytes"
+  record "$PART" stream_repo_growth bulwark 1 "$(($(dir_bytes "$BULWARK_REPOSITORY") - repo_before))"
+  record "$PART" stream_final bulwark 1 "$stored" "$([[ $stored -ge $final ]] && echo 0 || echo 1)"
+  record "$PART" master_final bulwark 1 "$final"
+  bench_log "  redis-stream exit $stream_rc; stored offset $stored of final master offset $final; $bytes stream bytes"
+  python3 -c 'import json,sys; j = json.load(open(sys.argv[1]))
+for k in ("rpo_s", "catchup_s", "lag_seconds", "gap_bytes"):
+    print(k, j[k], file=sys.stderr)' "$BENCH_OUT/redis-lag.json" || true
+fi
+
+python3 - "$BENCH_RAW" "$HERE" "$BENCH_OUT/redis-lag.json" >"$BENCH_OUT/results-$PART.md" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[2])
 from report_lib import Rows
@@ -136,8 +221,10 @@ keys = int(med("keys", "all", "value") or 0)
 print("## Part `redis`\n")
 print(f"Keyspace: {keys:,} keys, used_memory {used / 2**20:.0f} MiB, served on a unix socket. "
       "Median (min–max) of the runs.\n")
-print("| step | tool | wall s | CPU s | peak RSS MiB |")
-print("|---|---|---|---|---|")
+has_snap = med("snapshot", "bulwark", "wall") is not None
+if has_snap:
+    print("| step | tool | wall s | CPU s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
 names = {"snapshot": "snapshot", "snapshot2": "second snapshot (1% of keys rewritten)",
          "restore": "restore (+ sync)"}
 for step in ("snapshot", "snapshot2", "restore"):
@@ -151,14 +238,15 @@ rdb = med("size:snapshot", "redis-cli", "value") or 0
 s1 = med("stored:snapshot", "bulwark", "value") or 0
 s2 = med("stored:snapshot2", "bulwark", "value") or 0
 repo = med("size:repo", "bulwark", "value") or 0
-print()
-print("| size | MB |")
-print("|---|---|")
-print(f"| RDB file written by redis-cli --rdb | {rdb / 1e6:.0f} |")
-print(f"| bulwark: stored by the first snapshot | {s1 / 1e6:.0f} |")
-print(f"| bulwark: stored by the second snapshot | {s2 / 1e6:.1f} |")
-print(f"| bulwark: repository after both | {repo / 1e6:.0f} |")
-print()
+if has_snap:
+    print()
+    print("| size | MB |")
+    print("|---|---|")
+    print(f"| RDB file written by redis-cli --rdb | {rdb / 1e6:.0f} |")
+    print(f"| bulwark: stored by the first snapshot | {s1 / 1e6:.0f} |")
+    print(f"| bulwark: stored by the second snapshot | {s2 / 1e6:.1f} |")
+    print(f"| bulwark: repository after both | {repo / 1e6:.0f} |")
+    print()
 t1 = med("snapshot", "bulwark", "wall")
 c1 = med("snapshot", "redis-cli", "wall")
 ok = [r for r in rows if r[1] == "verify"]
@@ -172,6 +260,44 @@ if s1:
           f"{'met' if s2 < 0.1 * s1 else 'not met'} |")
 if ok:
     print(f"| restored dump.rdb passes redis-check-rdb | {'yes' if ok[0][8] == '0' else 'NO'} |")
+lag = None
+if R.status("stream_lag", "bulwark") is not None:
+    import json, os
+    if os.path.exists(sys.argv[3]):
+        lag = json.load(open(sys.argv[3]))
+if lag:
+    rpo, cu, ls = lag["rpo_s"], lag["catchup_s"], lag["lag_seconds"]
+    met = rpo.get("median") is not None and rpo["median"] < 1 and rpo["p95"] < 1
+    print(f"| stream lag under 1 s at steady state | median {rpo.get('median', 0):.2f} s, "
+          f"p95 {rpo.get('p95', 0):.2f} s: {'met' if met else 'not met'} |")
 print()
+if lag:
+    final_ok = R.status("stream_final", "bulwark") == "0"
+    print(f"Stream lag: `bulwark redis-stream --snapshot-every 0` (first snapshot after "
+          f"{med('stream_snapshot', 'bulwark', 'wall'):.1f} s), then `redis-benchmark -t "
+          f"set,lpush,incr -d 100 -c 8 -P 1` for {lag['load_seconds']:.1f} s: "
+          f"{lag['requests_per_second']:,.0f} writes/s "
+          f"({', '.join(f'{k} {v:,.0f}/s' for k, v in lag['load_tests'].items())}), "
+          f"{lag['repl_bytes_per_second'] / 1e6:.2f} MB/s of replication stream. Steady state "
+          f"(first {lag['steady_from_s']:.0f} s dropped), {ls['n']} redis-status samples:\n")
+    print("| lag | median | p95 | max |")
+    print("|---|---|---|---|")
+    def row(name, st, fmt):
+        if st.get("n"):
+            print(f"| {name} | {fmt(st['median'])} | {fmt(st['p95'])} | {fmt(st['max'])} |")
+    sec = lambda v: f"{v:.2f} s"
+    row("age of the stored stream (offset gap as time)", rpo, sec)
+    row("time until a master offset is reported stored (2 Hz calls)", cu, sec)
+    row("redis-status lag_seconds", ls, sec)
+    row("offset gap (master_repl_offset − stored)", lag["gap_bytes"], lambda v: f"{v / 1e6:.2f} MB")
+    row("redis-status call (included above)", lag["status_call_s"], sec)
+    stream_bytes = med("stream_bytes", "bulwark", "value") or 0
+    growth = med("stream_repo_growth", "bulwark", "value") or 0
+    print(f"\nStream stored: {stream_bytes / 1e6:.1f} MB of stream (redis-status "
+          f"`stream_bytes`; {lag['repl_bytes'] / 1e6:.1f} MB of master offset during the load) "
+          f"took {growth / 1e6:.1f} MB in the repository (compressed, encrypted). redis-stream "
+          f"exit on SIGTERM: {R.status('stream_exit', 'bulwark')}; stored up to the final master "
+          f"offset: {'yes' if final_ok else 'NO'}.")
+    print()
 PY
 bench_log "redis: done"
