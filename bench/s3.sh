@@ -17,6 +17,8 @@
 # S3 requests per step (count, peak and mean concurrency) come from radosgw's access log (kept
 # in logs/). BENCH_S3_RGW_TCP_NODELAY=1 restarts radosgw with beast's tcp_nodelay=1 (Ceph's
 # default is 0: a small response on a reused connection then waits ~40 ms for a delayed ACK).
+# BENCH_S3_STEPS (default "files pg big") picks the step groups: e.g. BENCH_S3_STEPS=files runs
+# only files-backup / files-restore, without the PostgreSQL cluster or the large file.
 # Every client reads the sandbox's endpoint and keys from an AWS config and credentials file
 # in the work directory (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE), never from argv.
 # The Ceph and PostgreSQL sandboxes are stopped on exit, also on failure.
@@ -35,6 +37,11 @@ SIZE_MB=${BENCH_S3_SIZE_MB:-128}
 SCALE=${BENCH_S3_PG_SCALE:-20}
 TICKS=${BENCH_S3_PG_TICKS:-1000000}
 BIG_MB=${BENCH_S3_BIG_MB:-512}
+STEPS=" ${BENCH_S3_STEPS:-files pg big} "
+for s in $STEPS; do
+  case $s in files | pg | big) ;; *) echo "s3: unknown step '$s' in BENCH_S3_STEPS" >&2; exit 2 ;; esac
+done
+step_on() { [[ $STEPS == *" $1 "* ]]; } # STEP: whether BENCH_S3_STEPS holds it
 BULWARK=${BENCH_BULWARK:?run bench/run.sh}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 for t in aws radosgw radosgw-admin ceph-osd "$PGBIN/pgbench" "$PGBIN/psql"; do
@@ -74,7 +81,7 @@ if [[ ! -d "$CORPUS" || "$(cat "$CORPUS.stamp" 2>/dev/null)" != "$stamp" ]]; the
   echo "$stamp" >"$CORPUS.stamp"
 fi
 BIG_CACHE="$BENCH_OUT/cache/s3-big-${BIG_MB}mb.bin"
-if [[ ! -f "$BIG_CACHE" ]]; then
+if step_on big && [[ ! -f "$BIG_CACHE" ]]; then
   bench_log "s3: generating a ${BIG_MB} MiB file of random bytes (once)"
   head -c "$((BIG_MB * 1048576))" /dev/urandom >"$BIG_CACHE.tmp"
   mv "$BIG_CACHE.tmp" "$BIG_CACHE"
@@ -82,7 +89,7 @@ fi
 SRC="$WORK/src"
 cp -al "$CORPUS" "$SRC"
 mkdir -p "$WORK/big"
-ln "$BIG_CACHE" "$WORK/big/big.bin"
+if step_on big; then ln "$BIG_CACHE" "$WORK/big/big.bin"; fi
 FILES_BYTES=$(tree_bytes "$SRC")
 BIG_BYTES=$(tree_bytes "$WORK/big")
 record "$PART" files_bytes all 0 "$FILES_BYTES"
@@ -195,6 +202,7 @@ new_pg_repos() { # RUN
 
 run=1
 run_quiet "${AWS[@]}" s3 mb s3://bench-s3-r1
+if step_on pg; then
 new_pg_repos 1
 PG_SANDBOX_CONF="autovacuum = off
 wal_recycle = off
@@ -222,6 +230,7 @@ done
 PG_BYTES=$(($(tree_bytes "$PGDATA_DIR") - $(tree_bytes "$PGDATA_DIR/pg_wal")))
 record "$PART" pg_bytes all 0 "$PG_BYTES"
 bench_log "s3: data directory $((PG_BYTES / 1048576)) MiB, loaded and archived in $(($(date +%s) - t0))s"
+fi
 # Files no backup tool copies or that a restore writes itself: not compared.
 VERIFY_SKIP='^\./(postmaster\.|backup_label|tablespace_map|recovery\.|postgresql\.auto\.conf|pg_(dynshmem|notify|serial|snapshots|stat|stat_tmp|subtrans|replslot)/)|pg_internal\.init'
 # list DIR: regular files with their sizes, pg_wal aside (what a restore must bring back).
@@ -238,7 +247,7 @@ for ((run = 1; run <= RUNS; run++)); do
   B="s3://bench-s3-r$run"
   if [[ $run -gt 1 ]]; then
     run_quiet "${AWS[@]}" s3 mb "$B"
-    new_pg_repos "$run"
+    if step_on pg; then new_pg_repos "$run"; fi
   fi
   FILES_S3="$B/bulwark-files" FILES_LOCAL="$WORK/files-local-r$run" BIG_S3="$B/bulwark-big"
   run_quiet "${BW[@]}" --repo "$FILES_S3" init
@@ -246,6 +255,7 @@ for ((run = 1; run <= RUNS; run++)); do
   run_quiet "${BW[@]}" --repo "$BIG_S3" init
 
   # --- files ---
+  if step_on files; then
   for tool in $(rotated bulwark-s3 bulwark-local aws-cli); do
     drop_caches
     log="$BENCH_OUT/logs/$PART-files-backup-$tool-$run.log"
@@ -293,8 +303,10 @@ for ((run = 1; run <= RUNS; run++)); do
     fi
     rm -rf "$target"
   done
+  fi
 
   # --- PostgreSQL ---
+  if step_on pg; then
   for tool in $(rotated bulwark-s3 bulwark-local); do
     if [[ $tool == bulwark-s3 ]]; then
       repo=$PG_S3_REPO t=(s3_timed)
@@ -339,8 +351,10 @@ for ((run = 1; run <= RUNS; run++)); do
     rm -rf "$dest"
   done
   "$PG_SANDBOX" start "$S" >/dev/null
+  fi
 
   # --- one large file ---
+  if step_on big; then
   for tool in $(rotated bulwark-s3 aws-cli); do
     drop_caches
     if [[ $tool == bulwark-s3 ]]; then
@@ -372,6 +386,7 @@ for ((run = 1; run <= RUNS; run++)); do
     fi
     rm -rf "$target"
   done
+  fi
 
   # Free the cluster's space for the next run (radosgw deletes large objects' data lazily).
   run_quiet "${AWS[@]}" s3 rm --recursive --only-show-errors "$B/aws-files/"
