@@ -10,6 +10,7 @@
 #include "crypto/hash.h"
 #include "repo/parallel.h"
 #include "repo/redis_stream_store.h"
+#include "repo/retention_hold.h"
 #include "repo/tree.h"
 #include "repo/wal_store.h"
 
@@ -310,8 +311,9 @@ Result<CopyResult> CopySnapshots(Repository& from, Repository& to, const CopyPla
     BW_RETURN_IF_ERROR(TransferBlobs(from, writer, Missing(to, refs, result), result));
     BW_RETURN_IF_ERROR(writer.Flush());
     result.bytes_stored += writer.stats().bytes_new_stored;
-    // Everything the snapshot references is durable and indexed in the target: write it,
-    // byte for byte, so it keeps its ID.
+    // Everything the snapshot references is durable and indexed in the target (and, under
+    // object lock, held as long as the snapshot): write it, byte for byte, so it keeps its ID.
+    BW_RETURN_IF_ERROR(HoldSnapshotData(to, snap.tree));
     BW_RETURN_IF_ERROR(CopyObject(from, to, ObjectKey(ObjectKind::kSnapshot, snap.id)));
     ++result.snapshots_copied;
     result.copied.push_back(snap.id);

@@ -391,7 +391,7 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
   for (const auto& p : original_packs) {
     if (index.IsCondemned(p)) continue;  // an unfinished earlier prune owns it
     ++report_.packs_total;
-    const int64_t locked_until = PackLockedUntil(p);
+    int64_t locked_until = PackLockedUntil(p);
     Usage u;
     for (const auto& b : index.BlobsInPack(p)) {
       bool used_here = false;
@@ -414,6 +414,12 @@ Status Pruner::Mark(const std::vector<LockInfo>& locks, int64_t t0) {
         u.unused_blobs > 0 &&
         static_cast<double>(u.unused_bytes) >
             options_.max_unused * static_cast<double>(u.used_bytes + u.unused_bytes);
+    if ((unused || wasteful) && locked_until == 0 && repo_.config().object_lock.enabled()) {
+      // A later backup may have extended its retention (retention_hold.h): the write time
+      // alone does not tell, the server does.
+      BW_ASSIGN_OR_RETURN(auto info, repo_.backend().Stat(PackKey(p)));
+      if (info.retain_until_unix > now_unix_) locked_until = info.retain_until_unix;
+    }
     if ((unused || wasteful) && locked_until > 0) {
       // Under object lock: neither condemned nor repacked (a repack would delete it early).
       report_.locked.Add(stored_[p].size, locked_until);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repo/listed_records.h"
+#include "repo/retention_hold.h"
 #include "repo/snapshot.h"
 
 namespace bulwark::repo {
@@ -118,6 +119,7 @@ Result<RedisStreamRecord> DecodeRedisStreamRecord(ByteView plaintext) {
 }
 
 Status PutRedisStreamRecord(Repository& repo, const RedisStreamRecord& record) {
+  BW_RETURN_IF_ERROR(HoldDataBlobs(repo, record.blobs));
   const std::string key =
       RedisStreamRecordKey(repo, record.component, record.snapshot, record.start_offset);
   Bytes sealed = repo.SealWithMasterKey(EncodeRedisStreamRecord(record), AsBytes(KeyAd(key)));

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "repo/listed_records.h"
+#include "repo/retention_hold.h"
 
 namespace bulwark::repo {
 
@@ -217,6 +218,8 @@ Result<Snapshot> SnapshotFromJson(const nlohmann::json& j) {
 }
 
 Result<Id> SaveSnapshot(Repository& repo, const Snapshot& snapshot) {
+  // Under object lock, the data it shares with older backups is held as long as it.
+  BW_RETURN_IF_ERROR(HoldSnapshotData(repo, snapshot.tree));
   nlohmann::json j = SnapshotToJson(snapshot);
   j.erase("id");  // the ID is the hash of the stored object, so it cannot be inside it
   return repo.SaveObject(ObjectKind::kSnapshot, AsBytes(j.dump()));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repo/listed_records.h"
+#include "repo/retention_hold.h"
 
 namespace bulwark::repo {
 
@@ -80,6 +81,7 @@ Result<WalRecord> DecodeWalRecord(ByteView plaintext) {
 }
 
 Status PutWalRecord(Repository& repo, const WalRecord& record) {
+  BW_RETURN_IF_ERROR(HoldDataBlobs(repo, record.blobs));
   const std::string key = WalRecordKey(repo, record.component, record.name);
   const std::string ad = KeyAd(key);
   Bytes sealed = repo.SealWithMasterKey(

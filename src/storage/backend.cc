@@ -18,6 +18,11 @@ Status Backend::EnableObjectLock(const ObjectLock&, bool) {
                                       Location() + " cannot hold locked objects");
 }
 
+Status Backend::ExtendRetention(const std::string& key, int64_t, int64_t) {
+  return Error(ErrorCode::kUsage, "object lock needs an S3 repository; " + Location() +
+                                      " cannot extend the retention of " + key);
+}
+
 Result<uint64_t> Backend::AbortStaleUploads(bool) { return uint64_t{0}; }
 
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url) {

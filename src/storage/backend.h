@@ -81,6 +81,12 @@ class Backend {
   // that can. The default (backends without object lock, e.g. a local disk) returns kUsage.
   virtual Status EnableObjectLock(const ObjectLock& lock, bool verify_root);
 
+  // With object lock on: when `key` is retained for less than `at_least_unix` (seconds since
+  // the epoch), extends its retention to `extend_to_unix` (>= at_least_unix); a retention is
+  // never shortened. The default (backends without object lock) returns kUsage.
+  virtual Status ExtendRetention(const std::string& key, int64_t at_least_unix,
+                                 int64_t extend_to_unix);
+
   // Aborts partial uploads under the repository that their writer left behind (a killed
   // process's S3 multipart uploads, older than a backend-specific age) and returns how many;
   // with `dry_run` only counts them. The default (backends without such uploads) returns 0.

@@ -15,7 +15,11 @@
 #      unchanged, a plain DELETE only adds a delete marker; bulwark check reports the damage
 #      (exit 4) and removing the attacker's version and marker recovers the repository;
 #   3. compliance, 10 s: once retention has passed, forget and prune delete for real (every
-#      version, no delete markers: the space is freed).
+#      version, no delete markers: the space is freed);
+#   4. compliance, 20 s: a second backup a minute later, deduplicating against the first,
+#      extends the retention of the packs it reuses past its own date; after the first date a
+#      pack version still cannot be deleted, and prune (after forget) keeps the packs until the
+#      extended date, which only the server knows.
 source "$(dirname "$0")/lib.sh"
 
 command -v aws >/dev/null || fail "the AWS CLI is missing (scripts/install-deps.sh installs it)"
@@ -93,6 +97,15 @@ expect_exit 0 --repo "$RE" forget --keep-tag no-such-tag
 assert_grep "under object lock: kept" "$T/out"
 expect_exit 0 --repo "$RE" snapshots --json
 [[ $(json "$T/out" 'len(d)') -eq 1 ]] || fail "forget removed a snapshot under object lock"
+
+# --- 4 (start). deduplicated packs are held as long as the newest backup using them ---------
+RX=s3://bulwark-lock-extend/repo
+make_corpus "$T/srcX" 3 11
+expect_exit 0 --repo "$RX" init --object-lock compliance --retain 20s
+expect_exit 0 --repo "$RX" backup files "$T/srcX" --component x
+t_x1=$(date +%s)
+first_packs=$(s3api list-objects-v2 --bucket bulwark-lock-extend --prefix repo/data/ \
+  --query 'Contents[].Key' --output text)
 
 # --- 0b. refusals on S3 -----------------------------------------------------------------------
 expect_exit 2 --repo s3://bulwark-lock-refuse/repo init --object-lock compliance
@@ -224,6 +237,20 @@ expect_exit 0 --repo "$RC" restore latest --target "$T/rc2"
 same_tree "$T/src" "$T/rc2$T/src"
 log "recovered by deleting the attacker's version and the delete marker"
 
+# --- 4 (middle). the second backup, more than a minute after the first (a pack is extended
+# when it falls short of the new snapshot's date by more than 1% of the retention, at least
+# 60 s, so that a backup's own fresh packs are not) --------------------------------------------
+now=$(date +%s)
+((now < t_x1 + 62)) && sleep $((t_x1 + 62 - now))
+expect_exit 0 --repo "$RX" backup files "$T/srcX" --component x
+t_x2=$(date +%s)
+for key in $first_packs; do
+  read -r mode until <<<"$(lock_of bulwark-lock-extend "$key")"
+  u=$(date -d "$until" +%s)
+  ((u >= t_x2 + 20)) || fail "reused pack $key is retained until $until, before the second backup's"
+done
+log "the packs the second backup reuses are retained at least as long as it"
+
 # --- 3 (end). after the retention, deletion is real -------------------------------------------
 wait_until=$((t_expire_written + 10 + 62))
 now=$(date +%s)
@@ -239,4 +266,21 @@ done
 [[ $(versions bulwark-lock-expire repo/ DeleteMarkers) -eq 0 ]] || fail "delete markers left"
 expect_exit 0 --repo "$RE" check
 log "after the retention: snapshot and packs deleted with every version"
+
+# --- 4 (end). past the first backup's date (and prune's own estimate from it) ----------------
+now=$(date +%s)
+((now < t_x1 + 20 + 62)) && sleep $((t_x1 + 20 + 62 - now))
+P=$(first_key bulwark-lock-extend repo/data/)
+V=$(s3api head-object --bucket bulwark-lock-extend --key "$P" --query VersionId --output text)
+if s3api delete-object --bucket bulwark-lock-extend --key "$P" --version-id "$V" \
+  >/dev/null 2>"$T/del.err"; then
+  fail "a reused pack was deletable after its first retention date"
+fi
+assert_grep "AccessDenied" "$T/del.err"
+expect_exit 0 --repo "$RX" forget --keep-tag no-such-tag
+expect_exit 0 --repo "$RX" prune --json
+[[ $(json "$T/out" 'd["packs_deleted"]') -eq 0 ]] || fail "prune deleted a held pack"
+[[ $(json "$T/out" 'd["locked"]["objects"]') -gt 0 ]] || fail "prune did not report the held packs"
+expect_exit 0 --repo "$RX" check
+log "a reused pack stays locked past its first date; prune keeps it until the extended one"
 log "passed in $(($(date +%s) - t_start))s"

@@ -613,6 +613,21 @@ std::vector<std::pair<std::string, std::string>> S3Backend::LockHeaders(
           {"x-amz-object-lock-retain-until-date", IsoDate(UnixNow() + lock_->retain_seconds)}};
 }
 
+Status S3Backend::ExtendRetention(const std::string& key, int64_t at_least_unix,
+                                  int64_t extend_to_unix) {
+  if (!lock_) {
+    return Error(ErrorCode::kUsage, "extending the retention of " + ObjectName(key) +
+                                        ": the repository has no object lock");
+  }
+  BW_ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
+  if (info.retain_until_unix >= at_least_unix) return Status::Ok();
+  return EnsureRetention(
+      key,
+      {{"x-amz-object-lock-mode",
+        lock_->mode == ObjectLock::Mode::kCompliance ? "COMPLIANCE" : "GOVERNANCE"},
+       {"x-amz-object-lock-retain-until-date", IsoDate(std::max(extend_to_unix, at_least_unix))}});
+}
+
 Status S3Backend::EnsureRetention(
     const std::string& key, const std::vector<std::pair<std::string, std::string>>& lock_headers) {
   if (lock_headers.size() != 2) return Status::Ok();

@@ -46,6 +46,8 @@ class S3Backend : public Backend {
   // versionId (a plain DELETE would only add a delete marker); verify_root asks the bucket
   // for its object lock configuration (GET ?object-lock) and refuses one without.
   Status EnableObjectLock(const ObjectLock& lock, bool verify_root) override;
+  Status ExtendRetention(const std::string& key, int64_t at_least_unix,
+                         int64_t extend_to_unix) override;
 
   // Multipart uploads under the repository prefix that were started and never completed or
   // aborted (they cost storage); tests use this to prove none are left behind. `key_prefix`
