@@ -17,30 +17,17 @@ using testing::LocalAt;
 using testing::TempDir;
 
 // A real local backend whose pack uploads start failing (as on a full disk) after `budget`.
-class FailingBackend : public storage::Backend {
+class FailingBackend : public testing::ForwardingBackend {
  public:
   FailingBackend(std::string root, std::shared_ptr<std::atomic<int>> budget)
-      : inner_(std::move(root)), budget_(std::move(budget)) {}
+      : ForwardingBackend(std::move(root)), budget_(std::move(budget)) {}
   Status Put(const std::string& key, ByteView data) override {
     if (key.rfind("data/", 0) == 0 && budget_->fetch_sub(1) <= 0)
       return Error(ErrorCode::kNoSpace, "writing " + key + ": No space left on device");
     return inner_.Put(key, data);
   }
-  Result<Bytes> Get(const std::string& key) override { return inner_.Get(key); }
-  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
-    return inner_.GetRange(key, offset, length);
-  }
-  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
-    return inner_.List(prefix);
-  }
-  Result<storage::ObjectInfo> Stat(const std::string& key) override { return inner_.Stat(key); }
-  Status Remove(const std::string& key) override { return inner_.Remove(key); }
-  Result<bool> RootExists() override { return inner_.RootExists(); }
-  Status CreateRoot() override { return inner_.CreateRoot(); }
-  std::string Location() const override { return inner_.Location(); }
 
  private:
-  storage::LocalBackend inner_;
   std::shared_ptr<std::atomic<int>> budget_;
 };
 

@@ -54,15 +54,13 @@ inline std::unique_ptr<storage::Backend> LocalAt(const std::string& path) {
   return std::make_unique<storage::LocalBackend>(path);
 }
 
-// A local backend that counts the ranged reads of packs (data/...).
-class CountingBackend : public storage::Backend {
+// A real local backend that tests derive from to change one operation.
+class ForwardingBackend : public storage::Backend {
  public:
-  CountingBackend(std::string root, std::shared_ptr<std::atomic<int>> pack_reads)
-      : inner_(std::move(root)), pack_reads_(std::move(pack_reads)) {}
+  explicit ForwardingBackend(std::string root) : inner_(std::move(root)) {}
   Status Put(const std::string& key, ByteView data) override { return inner_.Put(key, data); }
   Result<Bytes> Get(const std::string& key) override { return inner_.Get(key); }
   Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
-    if (key.starts_with("data/")) pack_reads_->fetch_add(1);
     return inner_.GetRange(key, offset, length);
   }
   Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix) override {
@@ -74,8 +72,21 @@ class CountingBackend : public storage::Backend {
   Status CreateRoot() override { return inner_.CreateRoot(); }
   std::string Location() const override { return inner_.Location(); }
 
- private:
+ protected:
   storage::LocalBackend inner_;
+};
+
+// Counts the ranged reads of packs (data/...).
+class CountingBackend : public ForwardingBackend {
+ public:
+  CountingBackend(std::string root, std::shared_ptr<std::atomic<int>> pack_reads)
+      : ForwardingBackend(std::move(root)), pack_reads_(std::move(pack_reads)) {}
+  Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    if (key.starts_with("data/")) pack_reads_->fetch_add(1);
+    return inner_.GetRange(key, offset, length);
+  }
+
+ private:
   std::shared_ptr<std::atomic<int>> pack_reads_;
 };
 
