@@ -20,6 +20,7 @@
 #include "sources/postgres/backup.h"
 #include "sources/postgres/wal_archive.h"
 #include "sources/postgres/wal_names.h"
+#include "sources/postgres/wal_target.h"
 
 namespace bulwark::sources::postgres {
 
@@ -298,6 +299,22 @@ Result<PgRestorePlan> PlanPgRestore(const repo::Repository& repo, const PgRestor
     plan.snapshot = *pick;
   }
 
+  const std::string component = plan.snapshot.component;
+  BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
+  if (options.target == RecoveryTarget::kXid || options.target == RecoveryTarget::kName) {
+    std::vector<const repo::Snapshot*> same_component;
+    for (const auto* b : backups) {
+      if (b->component == component) same_component.push_back(b);
+    }
+    StopRecordTarget stop{options.target == RecoveryTarget::kXid, options.target_value};
+    BW_ASSIGN_OR_RETURN(
+        const repo::Snapshot* pick,
+        FindBackupForStopRecord(repo, same_component,
+                                options.snapshot == "latest" ? nullptr : &plan.snapshot, records,
+                                stop));
+    if (pick != &plan.snapshot) plan.snapshot = *pick;
+  }
+
   // The WAL the backup itself needs must be archived, and a time target must not lie beyond
   // the newest archived WAL.
   const auto& src = plan.snapshot.source;
@@ -308,8 +325,6 @@ Result<PgRestorePlan> PlanPgRestore(const repo::Repository& repo, const PgRestor
     return Error(ErrorCode::kIntegrity,
                  "snapshot " + plan.snapshot.id.ShortHex() + " records no WAL range");
   }
-  const std::string component = plan.snapshot.component;
-  BW_ASSIGN_OR_RETURN(auto records, repo::ListWalRecords(repo, component));
   std::set<std::string> names;
   int64_t newest_push = 0;
   for (const auto& r : records) {

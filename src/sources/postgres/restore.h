@@ -71,7 +71,8 @@ struct PgRestoreResult {
 };
 
 // Chooses the snapshot and validates the target without writing anything: kUsage when the
-// target is before the oldest usable backup or after the newest archived WAL, kNotFound when
+// target is before the oldest usable backup or after the newest archived WAL (or, for --xid and
+// --name, in no archived WAL after a backup: see wal_target.h), kNotFound when
 // there is no backup, kIntegrity when a WAL segment the backup needs is not archived.
 Result<PgRestorePlan> PlanPgRestore(const repo::Repository& repo, const PgRestoreOptions& options);
 
