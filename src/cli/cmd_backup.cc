@@ -46,7 +46,7 @@ nlohmann::json CountersToJson(const sources::files::FilesBackupCounters& c) {
 
 int RunBackup(Context& ctx, const BackupArgs& args, bool from_stdin) {
   const char* what = from_stdin ? "backup stdin" : "backup files";
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.component);
   if (!repo.ok()) return ReportError(repo.error(), what);
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "backup", args.component);

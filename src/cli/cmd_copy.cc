@@ -2,7 +2,9 @@
 // from one repository to another that shares its keys (see repo/copy.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "audit/audit_copy.h"
@@ -11,6 +13,7 @@
 #include "cli/output.h"
 #include "repo/copy.h"
 #include "repo/lock.h"
+#include "repo/snapshot.h"
 
 namespace bulwark::cli {
 
@@ -22,6 +25,24 @@ struct CopyArgs {
   std::string to;
   std::string component;
 };
+
+// Sums the passes of one copy. What an earlier pass copied, a later one finds already there:
+// that is not counted as skipped.
+void AddPass(repo::CopyResult& total, const repo::CopyResult& pass) {
+  total.snapshots_skipped +=
+      pass.snapshots_skipped - std::min(pass.snapshots_skipped, total.snapshots_copied);
+  total.wal_skipped += pass.wal_skipped - std::min(pass.wal_skipped, total.wal_copied);
+  total.redis_stream_skipped +=
+      pass.redis_stream_skipped - std::min(pass.redis_stream_skipped, total.redis_stream_copied);
+  total.snapshots_copied += pass.snapshots_copied;
+  total.wal_copied += pass.wal_copied;
+  total.redis_stream_copied += pass.redis_stream_copied;
+  total.blobs_copied += pass.blobs_copied;
+  total.blobs_present += pass.blobs_present;
+  total.bytes_copied += pass.bytes_copied;
+  total.bytes_stored += pass.bytes_stored;
+  total.copied.insert(total.copied.end(), pass.copied.begin(), pass.copied.end());
+}
 
 int RunCopy(Context& ctx, const CopyArgs& args) {
   auto to_target = args.to.empty() ? ctx.PrimaryTarget() : ctx.ResolveTarget(args.to);
@@ -56,7 +77,29 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
   if (Status st = dst.LoadIndex(); !st.ok())
     return audit.Fail(dst, st.error(), "loading the index");
 
-  auto plan = repo::PlanCopy(src, dst, args.component);
+  // Components of the source with an object lock of their own in the config are copied first,
+  // each under its lock (their WAL and stream segments too); the rest after, under the
+  // target's.
+  std::vector<std::string> passes;
+  if (args.component.empty() && !ctx.config.components.empty()) {
+    auto snapshots = repo::LoadAllSnapshots(src);
+    if (!snapshots.ok()) return audit.Fail(dst, snapshots.error(), "listing snapshots");
+    std::set<std::string> present;
+    for (const auto& s : *snapshots) present.insert(s.component);
+    for (const auto& [name, settings] : ctx.config.components) {
+      if (settings.object_lock.enabled() && present.count(name)) passes.push_back(name);
+    }
+  }
+  passes.push_back(args.component);
+  for (const std::string& c : passes) {
+    if (Status st = dst.UseObjectLock(ctx.ComponentObjectLock(c), c); !st.ok())
+      return audit.Fail(dst, st.error(), "copy");
+  }
+  if (Status st = dst.UseObjectLock(ctx.ComponentObjectLock(passes.front()), passes.front());
+      !st.ok()) {
+    return audit.Fail(dst, st.error(), "copy");
+  }
+  auto plan = repo::PlanCopy(src, dst, passes.front());
   if (!plan.ok()) return audit.Fail(dst, plan.error(), "copy");
   // Audit records first: the target's log then stays at least as long as the audit_seq of
   // every snapshot copied into it, at every moment.
@@ -67,7 +110,6 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
   if (!audit_copied.ok()) return audit.Fail(dst, audit_copied.error(), "copying audit records");
 
   repo::CopyOptions options;
-  options.component = args.component;
   options.writer.packs_per_index = 4;  // a killed copy keeps most of what it stored
   const repo::RepoLock* locks[] = {src_lock->get(), dst_lock->get()};
   options.still_locked = [&locks] { return locks[0]->StillValid() && locks[1]->StillValid(); };
@@ -78,9 +120,19 @@ int RunCopy(Context& ctx, const CopyArgs& args) {
                  FormatLocalTime(s.time_unix_ns));
     }
   };
-  auto result = repo::CopySnapshots(src, dst, *plan, options);
-  if (!result.ok()) return audit.Fail(dst, result.error(), "copy");
-  const auto& r = *result;
+  repo::CopyResult r;
+  for (size_t i = 0; i < passes.size(); ++i) {
+    if (i > 0) {
+      if (Status st = dst.UseObjectLock(ctx.ComponentObjectLock(passes[i]), passes[i]); !st.ok())
+        return audit.Fail(dst, st.error(), "copy");
+      plan = repo::PlanCopy(src, dst, passes[i]);
+      if (!plan.ok()) return audit.Fail(dst, plan.error(), "copy");
+    }
+    options.component = passes[i];
+    auto result = repo::CopySnapshots(src, dst, *plan, options);
+    if (!result.ok()) return audit.Fail(dst, result.error(), "copy");
+    AddPass(r, *result);
+  }
   audit.record().backup_size = r.bytes_stored;
   audit.record().details["snapshots_copied"] = r.snapshots_copied;
   audit.record().details["snapshots_skipped"] = r.snapshots_skipped;

@@ -2,7 +2,6 @@
 // one that shares another repository's keys and chunker, so `bulwark copy` can deduplicate.
 #include <fmt/format.h>
 
-#include <cctype>
 #include <memory>
 #include <string>
 
@@ -28,23 +27,6 @@ struct InitArgs {
   std::string from_password_file;  // its passphrase (else BULWARK_FROM_PASSWORD[_FILE])
 };
 
-// --retain: a plain number of days, or a number with a unit (s, m, h, d), e.g. 90 or 36h.
-Result<int64_t> ParseRetain(const std::string& text) {
-  auto bad = Error(ErrorCode::kUsage,
-                   "--retain must be a number of days (e.g. 90), or a number "
-                   "with s, m, h or d, greater than 0; got '" +
-                       text + "'");
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 9) return bad;
-  std::string unit = text.substr(digits);
-  int64_t n = std::stoll(text.substr(0, digits));
-  int64_t scale = unit.empty() || unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
-  if (unit == "s") scale = 1;
-  if (scale == 0 || n <= 0) return bad;
-  return n * scale;
-}
-
 Status BuildObjectLock(const InitArgs& args, repo::ObjectLockConfig& out) {
   if (args.object_lock.empty()) {
     if (!args.retain.empty())
@@ -59,7 +41,7 @@ Status BuildObjectLock(const InitArgs& args, repo::ObjectLockConfig& out) {
                  "--object-lock needs --retain DAYS: how long every object stays undeletable");
   }
   out.mode = args.object_lock;
-  BW_ASSIGN_OR_RETURN(out.retain_seconds, ParseRetain(args.retain));
+  BW_ASSIGN_OR_RETURN(out.retain_seconds, repo::ParseRetention(args.retain, "--retain"));
   return Status::Ok();
 }
 

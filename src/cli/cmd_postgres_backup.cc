@@ -61,7 +61,7 @@ int RunPgBackup(Context& ctx, const PgBackupArgs& args) {
                              "reachable from this host)"),
                        what);
   }
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.component);
   if (!repo.ok()) return ReportError(repo.error(), what);
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "backup", args.component);

@@ -132,7 +132,7 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   auto endpoint = RedisEndpointFor(args);
   if (!endpoint.ok()) return ReportError(endpoint.error(), "backup redis");
 
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.component);
   if (!repo.ok()) return ReportError(repo.error(), "backup redis");
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "backup", args.component);
@@ -432,7 +432,7 @@ struct RedisStreamArgs {
 int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
   auto endpoint = RedisEndpointFor(args.backup);
   if (!endpoint.ok()) return ReportError(endpoint.error(), "redis-stream");
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.backup.component);
   if (!repo.ok()) return ReportError(repo.error(), "redis-stream");
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "backup", args.backup.component);

@@ -58,7 +58,7 @@ int RunWalPushAsync(Context& ctx, const WalArgs& args);
 
 int RunWalPush(Context& ctx, const WalArgs& args) {
   if (args.async || args.pusher) return RunWalPushAsync(ctx, args);
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.component);
   if (!repo.ok()) return ReportError(repo.error(), "wal-push");
   auto res = pg::PushWalFile(**repo, args.component, args.path);
   if (!res.ok()) return ReportError(res.error(), "wal-push " + args.path);
@@ -107,7 +107,7 @@ int RunWalPushAsync(Context& ctx, const WalArgs& args) {
     auto lock = pg::PusherLock::TryAcquire(spool);
     if (!lock.ok()) return ReportError(lock.error(), "wal-push pusher");
     if (!lock->has_value()) return 0;  // another pusher serves the spool
-    auto repo = ctx.OpenRepository();
+    auto repo = ctx.OpenRepository(args.component);
     if (!repo.ok()) return ReportError(repo.error(), "wal-push pusher");
     pg::AsyncPushOptions options;
     options.spool_dir = spool;
@@ -187,7 +187,7 @@ int RunWalGet(Context& ctx, const WalArgs& args) {
 }
 
 int RunWalReceive(Context& ctx, const WalArgs& args) {
-  auto repo = ctx.OpenRepository();
+  auto repo = ctx.OpenRepository(args.component);
   if (!repo.ok()) return ReportError(repo.error(), "wal-receive");
   pg::WalReceiveOptions options;
   options.component = args.component;

@@ -199,6 +199,43 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [line, r] : named) cfg.repositories.push_back(std::move(r));
   }
+  if (const toml::node* node = root.get("components")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) return ConfigError(path, node->source(), "[components] must be a table");
+    for (const auto& [key, value] : *t) {
+      const std::string name(key.str());
+      const std::string section = "components." + name;
+      const toml::table* ct = value.as_table();
+      if (ct == nullptr)
+        return ConfigError(path, value.source(), "[" + section + "] must be a table");
+      ComponentSettings c;
+      BW_RETURN_IF_ERROR(GetString(path, *ct, section.c_str(), "object_lock", c.object_lock.mode));
+      const toml::node* retain = ct->get("retain");
+      if (c.object_lock.enabled() != (retain != nullptr)) {
+        return ConfigError(path, value.source(),
+                           section +
+                               ": object_lock and retain go together (e.g. object_lock = "
+                               "\"compliance\", retain = 2555)");
+      }
+      if (retain != nullptr) {
+        std::string text;
+        if (retain->is_integer()) {
+          text = std::to_string(retain->as_integer()->get());
+        } else if (retain->is_string()) {
+          text = retain->as_string()->get();
+        } else {
+          return ConfigError(path, retain->source(),
+                             section + ".retain must be a number of days or a string like \"36h\"");
+        }
+        auto seconds = repo::ParseRetention(text, section + ".retain");
+        if (!seconds.ok()) return ConfigError(path, retain->source(), seconds.error().message());
+        c.object_lock.retain_seconds = *seconds;
+        if (Status st = repo::ValidateObjectLock(c.object_lock, ErrorCode::kUsage); !st.ok())
+          return ConfigError(path, value.source(), section + ": " + st.error().message());
+      }
+      cfg.components[name] = c;
+    }
+  }
   if (const toml::node* node = root.get("audit")) {
     const toml::table* t = node->as_table();
     if (t == nullptr) return ConfigError(path, node->source(), "[audit] must be a table");
@@ -387,6 +424,19 @@ Result<std::unique_ptr<repo::Repository>> Context::OpenRepository() {
   BW_ASSIGN_OR_RETURN(auto repo, repo::Repository::Open(std::move(backend), pass));
   repo->SetDisplayName(target.name);
   return repo;
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::OpenRepository(const std::string& component) {
+  BW_ASSIGN_OR_RETURN(auto repo, OpenRepository());
+  if (const repo::ObjectLockConfig lock = ComponentObjectLock(component); lock.enabled()) {
+    BW_RETURN_IF_ERROR(repo->UseObjectLock(lock, component));
+  }
+  return repo;
+}
+
+repo::ObjectLockConfig Context::ComponentObjectLock(const std::string& component) const {
+  auto it = config.components.find(component);
+  return it == config.components.end() ? repo::ObjectLockConfig{} : it->second.object_lock;
 }
 
 Result<std::string> Context::OtherPassphrase(const Target& target, const std::string& password_file,

@@ -42,6 +42,8 @@ struct GlobalOptions {
 //   [s3.transition] TYPE = { days = N, class = "CLASS" }     keys, config; s3-lifecycle)
 //   [repositories.NAME.s3] endpoint, region, ca_bundle, profile (else the [s3] values), and
 //   the tables above (per type, else the [s3] ones)
+//   [components.NAME] object_lock = "governance"|"compliance", retain = DAYS or "36h"/"7d"
+//     (a longer or stricter object lock for this component's objects than the repository's)
 struct S3ClassSettings {
   std::map<std::string, std::string> storage_class;           // type -> class
   std::map<std::string, storage::s3::Transition> transition;  // type -> transition
@@ -56,6 +58,10 @@ struct NamedRepository {
   S3ClassSettings s3_classes;
 };
 
+struct ComponentSettings {
+  repo::ObjectLockConfig object_lock;  // disabled: the repository's
+};
+
 struct FileConfig {
   std::string path;
   std::string repository_url;
@@ -64,7 +70,8 @@ struct FileConfig {
   std::vector<std::string> compliance_tags;
   std::string s3_endpoint, s3_region, s3_ca_bundle, s3_profile;
   S3ClassSettings s3_classes;
-  std::vector<NamedRepository> repositories;  // [repositories.NAME], in file order
+  std::vector<NamedRepository> repositories;            // [repositories.NAME], in file order
+  std::map<std::string, ComponentSettings> components;  // [components.NAME]
 
   const NamedRepository* FindRepository(std::string_view name) const;
 };
@@ -132,6 +139,11 @@ class Context {
   // Opens the repository: kNoRepository before asking for a passphrase when there is none.
   // The index is not loaded (commands that need it call LoadIndex).
   Result<std::unique_ptr<repo::Repository>> OpenRepository();
+  // The same for a command that writes `component`'s objects: they carry the component's object
+  // lock when the config sets one ([components.NAME]), else the repository's.
+  Result<std::unique_ptr<repo::Repository>> OpenRepository(const std::string& component);
+  // The config's object lock for `component` (disabled when it sets none).
+  repo::ObjectLockConfig ComponentObjectLock(const std::string& component) const;
   // For commands that only read (restore, wal-get): also arranges the fallback repositories
   // (--fallback-repo, else the config's other [repositories] in file order). When the
   // primary one is unreachable (none there, or an I/O error), the next that opens is used,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "core/time_format.h"
@@ -38,6 +39,46 @@ Status ValidateObjectLock(const ObjectLockConfig& c, ErrorCode code) {
   constexpr int64_t kMax = int64_t{100} * 366 * 86400;
   if (c.retain_seconds < 1 || c.retain_seconds > kMax) {
     return Error(code, "object lock retention must be between 1 second and 100 years");
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> ParseRetention(const std::string& text, const std::string& what) {
+  auto bad = Error(ErrorCode::kUsage, what +
+                                          " must be a number of days (e.g. 90), or a number "
+                                          "with s, m, h or d, greater than 0; got '" +
+                                          text + "'");
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9) return bad;
+  const std::string unit = text.substr(digits);
+  const int64_t n = std::stoll(text.substr(0, digits));
+  int64_t scale = unit.empty() || unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : 0;
+  if (unit == "s") scale = 1;
+  if (scale == 0 || n <= 0) return bad;
+  return n * scale;
+}
+
+Status CheckComponentLock(const ObjectLockConfig& repository, const ObjectLockConfig& component,
+                          const std::string& name) {
+  if (!component.enabled()) return Status::Ok();
+  if (Status st = ValidateObjectLock(component, ErrorCode::kUsage); !st.ok()) {
+    return Error(ErrorCode::kUsage, "component " + name + ": " + st.error().message());
+  }
+  const std::string what = "component " + name + "'s object lock (" + component.Describe() + ")";
+  if (!repository.enabled()) {
+    return Error(ErrorCode::kUsage,
+                 what +
+                     " needs a repository created with object lock (`init --object-lock "
+                     "governance|compliance --retain DAYS`); this one has none");
+  }
+  if (repository.mode == "compliance" && component.mode == "governance") {
+    return Error(ErrorCode::kUsage, what + " is weaker than the repository's (" +
+                                        repository.Describe() + "): governance can be bypassed");
+  }
+  if (component.retain_seconds < repository.retain_seconds) {
+    return Error(ErrorCode::kUsage,
+                 what + " is shorter than the repository's (" + repository.Describe() + ")");
   }
   return Status::Ok();
 }

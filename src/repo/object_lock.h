@@ -26,6 +26,14 @@ struct ObjectLockConfig {
 
 // kUsage unless mode is governance or compliance and 1 s <= retain_seconds <= 100 years.
 Status ValidateObjectLock(const ObjectLockConfig& c, ErrorCode code);
+// A retention period: a plain number of days (e.g. 90), or a number with s, m, h or d (36h);
+// kUsage naming `what` (e.g. "--retain") otherwise.
+Result<int64_t> ParseRetention(const std::string& text, const std::string& what);
+// A component's own object lock (the config's [components.NAME]) may make its objects' retention
+// longer or stricter than the repository's, never shorter or weaker: kUsage when the repository
+// has no object lock, when `component` is governance on a compliance repository, or shorter.
+Status CheckComponentLock(const ObjectLockConfig& repository, const ObjectLockConfig& component,
+                          const std::string& name);
 // {"mode":"compliance","retain_seconds":86400}
 nlohmann::json ObjectLockToJson(const ObjectLockConfig& c);
 Result<ObjectLockConfig> ObjectLockFromJson(const nlohmann::json& j);

@@ -262,6 +262,7 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<storage::Ba
     return st.error().Wrap("writing config");
   }
   repo->config_ = config;
+  repo->write_lock_ = config.object_lock;
   repo->gear_ = chunk::MakeGearTable(repo->key_.chunker_seed.view());
   repo->backend_ = std::move(backend);
   return repo;
@@ -312,6 +313,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
   repo->key_ = std::move(opened->first);
   repo->key_slot_id_ = opened->second;
   repo->config_ = *config;
+  repo->write_lock_ = config->object_lock;
   // Every writer applies the repository's object lock, whoever it is and whatever its flags.
   // A backend without object lock (a copy of the objects on a local disk) can still be read.
   if (config->object_lock.enabled()) {
@@ -323,6 +325,18 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<storage::Ba
   repo->gear_ = chunk::MakeGearTable(repo->key_.chunker_seed.view());
   repo->backend_ = std::move(backend);
   return repo;
+}
+
+Status Repository::UseObjectLock(const ObjectLockConfig& lock, const std::string& component) {
+  BW_RETURN_IF_ERROR(CheckComponentLock(config_.object_lock, lock, component));
+  const ObjectLockConfig& chosen = lock.enabled() ? lock : config_.object_lock;
+  if (!chosen.enabled()) return Status::Ok();
+  if (Status st = backend_->EnableObjectLock(chosen.ToBackend(), false);
+      !st.ok() && st.error().code() != ErrorCode::kUsage) {
+    return st.error();
+  }
+  write_lock_ = chosen;
+  return Status::Ok();
 }
 
 Status Repository::LoadIndex() {

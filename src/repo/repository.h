@@ -1,8 +1,8 @@
 // Repository: an opened repository (backend + master key + config + loaded index).
 // Init/Open create it; afterwards it is shared by all threads of a command: every const
 // method and LoadBlob/SaveObject/LoadObject are safe to call concurrently. ReloadIndex must
-// not run concurrently with readers of index(). SetDisplayName/SetFallbacks are called once,
-// before the repository is shared.
+// not run concurrently with readers of index(). SetDisplayName/SetFallbacks/UseObjectLock are
+// called before the repository is shared (UseObjectLock again only while no thread writes).
 #pragma once
 
 #include <functional>
@@ -68,6 +68,14 @@ class Repository {
   storage::Backend& backend() { return *backend_; }
   const crypto::MasterKey& key() const { return key_; }
   const RepoConfig& config() const { return config_; }
+  // The object lock this process writes with: config().object_lock, unless UseObjectLock chose
+  // a component's longer or stricter one.
+  const ObjectLockConfig& write_lock() const { return write_lock_; }
+  // Every later write (and the packs a snapshot or record holds, see retention_hold.h) uses
+  // `lock`, checked with CheckComponentLock against the repository's (`component` names it in
+  // errors); a disabled `lock` returns to the repository's. A backend without object lock (a
+  // local copy of a locked repository) keeps writing unlocked, as Open does.
+  Status UseObjectLock(const ObjectLockConfig& lock, const std::string& component);
   const chunk::GearTable& gear() const { return gear_; }
   const Id& key_slot_id() const { return key_slot_id_; }  // slot that opened this session
 
@@ -135,6 +143,7 @@ class Repository {
   std::shared_ptr<Fallbacks> fallbacks_;
   crypto::MasterKey key_;
   RepoConfig config_;
+  ObjectLockConfig write_lock_;
   chunk::GearTable gear_{};
   Id key_slot_id_;
   Index index_;

@@ -25,7 +25,7 @@ std::mutex held_mu;
 std::unordered_map<Id, std::unordered_map<Id, int64_t, IdHash>, IdHash> held_until;
 
 Status HoldPacks(Repository& repo, const std::unordered_set<Id, IdHash>& packs) {
-  const auto& lock = repo.config().object_lock;
+  const auto& lock = repo.write_lock();
   const int64_t now = UnixNow();
   // A pack written by this same backup falls short of the new object's date by the time
   // since; 1% of the retention (at least a minute, at most a day) is tolerated rather than
@@ -72,14 +72,14 @@ Status AddPack(const Repository& repo, BlobType type, const Id& id,
 }  // namespace
 
 Status HoldDataBlobs(Repository& repo, const std::vector<Id>& blobs) {
-  if (!repo.config().object_lock.enabled() || blobs.empty()) return Status::Ok();
+  if (!repo.write_lock().enabled() || blobs.empty()) return Status::Ok();
   std::unordered_set<Id, IdHash> packs;
   for (const Id& b : blobs) BW_RETURN_IF_ERROR(AddPack(repo, BlobType::kData, b, packs));
   return HoldPacks(repo, packs);
 }
 
 Status HoldSnapshotData(Repository& repo, const Id& tree) {
-  if (!repo.config().object_lock.enabled()) return Status::Ok();
+  if (!repo.write_lock().enabled()) return Status::Ok();
   std::unordered_set<Id, IdHash> packs;
   std::unordered_set<Id, IdHash> seen_trees{tree}, seen_data;
   std::vector<Id> level{tree};

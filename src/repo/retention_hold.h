@@ -14,7 +14,7 @@
 namespace bulwark::repo {
 
 // The packs holding `blobs` (data blobs; kIntegrity for one in no index) are retained at
-// least as long as an object written now.
+// least as long as an object written now (with Repository::write_lock).
 Status HoldDataBlobs(Repository& repo, const std::vector<Id>& blobs);
 // The same for every tree and data blob reachable from `tree`.
 Status HoldSnapshotData(Repository& repo, const Id& tree);

@@ -41,6 +41,45 @@ TEST_F(ConfigTest, ReadsKnownKeysAndIgnoresOthers) {
   EXPECT_EQ(cfg->compliance_tags[1], "MiFID II");
 }
 
+TEST_F(ConfigTest, ReadsComponentObjectLocks) {
+  auto path = Write("components.toml",
+                    "[components.trades]\nobject_lock = \"compliance\"\nretain = 2555\n"
+                    "[components.sessions]\nobject_lock = \"governance\"\nretain = \"36h\"\n"
+                    "[components.config]\nschedule = \"daily\"\n");
+  auto cfg = LoadConfigFile(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message();
+  ASSERT_EQ(cfg->components.size(), 3u);
+  EXPECT_EQ(cfg->components.at("trades").object_lock.mode, "compliance");
+  EXPECT_EQ(cfg->components.at("trades").object_lock.retain_seconds, int64_t{2555} * 86400);
+  EXPECT_EQ(cfg->components.at("sessions").object_lock.mode, "governance");
+  EXPECT_EQ(cfg->components.at("sessions").object_lock.retain_seconds, 36 * 3600);
+  EXPECT_FALSE(cfg->components.at("config").object_lock.enabled());
+  Context ctx;
+  ctx.config = *cfg;
+  EXPECT_EQ(ctx.ComponentObjectLock("trades").mode, "compliance");
+  EXPECT_FALSE(ctx.ComponentObjectLock("unknown").enabled());
+}
+
+TEST_F(ConfigTest, RefusesMalformedComponentObjectLocks) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[components.t]\nobject_lock = \"compliance\"\n", "go together"},
+      {"[components.t]\nretain = 30\n", "go together"},
+      {"[components.t]\nobject_lock = \"forever\"\nretain = 30\n", "governance or compliance"},
+      {"[components.t]\nobject_lock = \"compliance\"\nretain = 0\n", "components.t.retain"},
+      {"[components.t]\nobject_lock = \"compliance\"\nretain = \"3w\"\n", "components.t.retain"},
+      {"[components.t]\nobject_lock = \"compliance\"\nretain = 1.5\n", "components.t.retain"},
+      {"[components.t]\nobject_lock = 1\nretain = 3\n", "components.t.object_lock"},
+      {"components = 3\n", "[components] must be a table"},
+  };
+  for (const auto& [text, words] : cases) {
+    auto cfg = LoadConfigFile(Write("bad.toml", text));
+    ASSERT_FALSE(cfg.ok()) << text;
+    EXPECT_EQ(cfg.error().code(), ErrorCode::kUsage);
+    EXPECT_NE(cfg.error().message().find(words), std::string::npos) << cfg.error().message();
+    EXPECT_NE(cfg.error().message().find("line "), std::string::npos) << cfg.error().message();
+  }
+}
+
 TEST_F(ConfigTest, SyntaxErrorNamesFileAndLine) {
   auto path = Write("bad.toml", "[repository]\nurl = \"/srv/repo\"\npassword_file = = 3\n");
   auto cfg = LoadConfigFile(path);

@@ -19,7 +19,10 @@
 #   4. compliance, 20 s: a second backup a minute later, deduplicating against the first,
 #      extends the retention of the packs it reuses past its own date; after the first date a
 #      pack version still cannot be deleted, and prune (after forget) keeps the packs until the
-#      extended date, which only the server knows.
+#      extended date, which only the server knows;
+#   5. a component's own object lock in the config ([components.NAME]): refused when shorter or
+#      weaker than the repository's; its snapshot and every pack it uses (also packs another
+#      component wrote first) are retained as long as it says; copy keeps that in the target.
 source "$(dirname "$0")/lib.sh"
 
 command -v aws >/dev/null || fail "the AWS CLI is missing (scripts/install-deps.sh installs it)"
@@ -236,6 +239,71 @@ expect_exit 0 --repo "$RC" check --read-data
 expect_exit 0 --repo "$RC" restore latest --target "$T/rc2"
 same_tree "$T/src" "$T/rc2$T/src"
 log "recovered by deleting the attacker's version and the delete marker"
+
+# --- 5. a component's own object lock, from the config --------------------------------------
+log "per-component object lock from the config"
+RP=s3://bulwark-lock-percomp/repo
+cat >"$T/components.toml" <<'TOML'
+[components.trades]
+object_lock = "compliance"
+retain = 3
+[components.weak]
+object_lock = "governance"
+retain = 5
+[components.short]
+object_lock = "compliance"
+retain = "1h"
+TOML
+make_corpus "$T/srcP" 5 21
+expect_exit 0 --repo "$RP" init --object-lock compliance --retain 1
+for c in weak short; do
+  expect_exit 2 --repo "$RP" --config "$T/components.toml" backup files "$T/srcP" --component $c
+  assert_one_line "$T/err"
+done
+assert_grep "shorter than the repository's (compliance, 1 day)" "$T/err"
+expect_exit 2 --repo "$RP" --config "$T/components.toml" backup files "$T/srcP" --component weak
+assert_grep "weaker than the repository's" "$T/err"
+[[ $(versions bulwark-lock-percomp repo/snapshots/ Versions) -eq 0 ]] || fail "a refused backup wrote"
+# A component without settings first; then trades deduplicates against its packs.
+expect_exit 0 --repo "$RP" --config "$T/components.toml" backup files "$T/srcP" --component other
+expect_exit 0 --repo "$RP" --config "$T/components.toml" backup files "$T/srcP" --component trades
+now=$(date +%s)
+expect_exit 0 --repo "$RP" snapshots --json
+# retention BUCKET KEY: "MODE DAYS", the whole days of retention left.
+retention() {
+  read -r mode until < <(lock_of "$1" "$2")
+  echo "$mode $((($(date -d "$until" +%s) - now + 3600) / 86400))"
+}
+# snapshot_retentions BUCKET: the snapshots listed in $T/out are retained 1 day (other), 3 (trades).
+snapshot_retentions() {
+  local c id want got
+  for c in other trades; do
+    id=$(json "$T/out" "[s['id'] for s in d if s['component'] == '$c'][0]")
+    want="COMPLIANCE 1"
+    [[ $c == trades ]] && want="COMPLIANCE 3"
+    got=$(retention "$1" "repo/snapshots/$id")
+    [[ $got == "$want" ]] || fail "the snapshot of $c in $1 is retained '$got', not '$want' days"
+  done
+}
+snapshot_retentions bulwark-lock-percomp
+for key in $(s3api list-objects-v2 --bucket bulwark-lock-percomp --prefix repo/data/ \
+  --query 'Contents[].Key' --output text); do
+  read -r mode days <<<"$(retention bulwark-lock-percomp "$key")"
+  [[ $mode == COMPLIANCE ]] && ((days >= 3)) ||
+    fail "pack $key, used by trades, is retained $mode $days days, not 3"
+done
+log "a component's snapshot and the packs it uses are retained as its config says"
+# copy carries the component's lock into the target as well.
+RP2=s3://bulwark-lock-percomp2/repo
+expect_exit 0 --repo "$RP2" init --object-lock compliance --retain 1 --from-repo "$RP"
+expect_exit 0 --repo "$RP2" --config "$T/components.toml" copy --from "$RP" --json
+[[ $(json "$T/out" 'd["snapshots_copied"]') -eq 2 ]] || fail "copy did not copy both snapshots"
+[[ $(json "$T/out" 'd["snapshots_skipped"]') -eq 0 ]] || fail "copy counted its own pass as skipped"
+expect_exit 0 --repo "$RP2" snapshots --json
+snapshot_retentions bulwark-lock-percomp2
+expect_exit 0 --repo "$RP2" restore latest --component trades --target "$T/rp"
+same_tree "$T/srcP" "$T/rp$T/srcP"
+log "copy keeps each component's retention in the target"
 
 # --- 4 (middle). the second backup, more than a minute after the first (a pack is extended
 # when it falls short of the new snapshot's date by more than 1% of the retention, at least

@@ -79,5 +79,58 @@ TEST(ObjectLockTest, LocalRepositoryRefusesObjectLock) {
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("repo/config")));
 }
 
+TEST(ObjectLockTest, ParsesRetentionPeriods) {
+  EXPECT_EQ(*ParseRetention("90", "--retain"), 90 * 86400);
+  EXPECT_EQ(*ParseRetention("36h", "--retain"), 36 * 3600);
+  EXPECT_EQ(*ParseRetention("15m", "--retain"), 900);
+  EXPECT_EQ(*ParseRetention("10s", "--retain"), 10);
+  EXPECT_EQ(*ParseRetention("7d", "--retain"), 7 * 86400);
+  for (const char* bad : {"", "0", "-1", "d", "3w", "1.5", "10 d", "9999999999"}) {
+    auto r = ParseRetention(bad, "components.pg.retain");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kUsage);
+    EXPECT_NE(r.error().message().find("components.pg.retain"), std::string::npos);
+  }
+}
+
+TEST(ObjectLockTest, ComponentLockMayOnlyBeLongerOrStricter) {
+  const ObjectLockConfig none;
+  const ObjectLockConfig gov_day{"governance", 86400};
+  const ObjectLockConfig comp_day{"compliance", 86400};
+  const ObjectLockConfig comp_year{"compliance", 365 * 86400};
+  const ObjectLockConfig gov_year{"governance", 365 * 86400};
+  EXPECT_TRUE(CheckComponentLock(gov_day, comp_year, "pg").ok());
+  EXPECT_TRUE(CheckComponentLock(gov_day, gov_year, "pg").ok());
+  EXPECT_TRUE(CheckComponentLock(comp_day, comp_day, "pg").ok());
+  EXPECT_TRUE(CheckComponentLock(none, none, "pg").ok());  // nothing asked
+  EXPECT_TRUE(CheckComponentLock(comp_day, none, "pg").ok());
+
+  auto expect_refused = [](const ObjectLockConfig& repo, const ObjectLockConfig& comp,
+                           const std::string& words) {
+    Status st = CheckComponentLock(repo, comp, "pg");
+    ASSERT_FALSE(st.ok()) << words;
+    EXPECT_EQ(st.error().code(), ErrorCode::kUsage);
+    EXPECT_NE(st.error().message().find(words), std::string::npos) << st.error().message();
+    EXPECT_NE(st.error().message().find("component pg"), std::string::npos);
+  };
+  expect_refused(none, comp_year, "needs a repository created with object lock");
+  expect_refused(comp_day, gov_year, "weaker");
+  expect_refused(comp_year, comp_day, "shorter");
+  expect_refused(gov_year, gov_day, "shorter");
+  expect_refused(gov_day, ObjectLockConfig{"forever", 86400}, "governance or compliance");
+}
+
+TEST(ObjectLockTest, UseObjectLockRefusesARepositoryWithout) {
+  TempDir dir;
+  auto repo = Repository::Init(LocalAt(dir.Sub("repo")), "secret", FastInitOptions());
+  ASSERT_TRUE(repo.ok()) << repo.error().message();
+  Status st = (*repo)->UseObjectLock({"compliance", 86400}, "trades");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kUsage);
+  EXPECT_FALSE((*repo)->write_lock().enabled());
+  EXPECT_TRUE((*repo)->UseObjectLock({}, "trades").ok());
+  EXPECT_FALSE((*repo)->write_lock().enabled());
+}
+
 }  // namespace
 }  // namespace bulwark::repo
