@@ -63,7 +63,17 @@ def report(raw):
     size = {"files": med("files_bytes", "all", "value") or 0,
             "pg": med("pg_bytes", "all", "value") or 0,
             "big": med("big_bytes", "all", "value") or 0}
-    runs = max(len(R.vals("files-backup", t, "wall")) for t in ("bulwark-s3", "aws-cli"))
+    # Runs of whichever step groups ran (BENCH_S3_STEPS may leave some out).
+    runs = max(len(R.vals(f"{g}-backup", t, "wall"))
+               for g in ("files", "pg", "big") for t in ("bulwark-s3", "aws-cli"))
+    data = []
+    if R.vals("files-backup", "bulwark-s3", "wall"):
+        data.append(f"files corpus {size['files'] / 1e6:.0f} MB (bench/gen_corpus.py)")
+    if R.vals("pg-backup", "bulwark-s3", "wall"):
+        data.append(f"PostgreSQL data directory {size['pg'] / 1e6:.0f} MB without pg_wal "
+                    "(pgbench plus ticks; `aws s3 cp` copies it stopped)")
+    if R.vals("big-backup", "bulwark-s3", "wall"):
+        data.append(f"one file of {size['big'] / 1e6:.0f} MB of random bytes")
     nodelay = ("`tcp_nodelay=1`" if med("rgw_tcp_nodelay", "all", "value")
                else "`tcp_nodelay` off as Ceph's default")
     print("## Part `s3`\n")
@@ -73,11 +83,9 @@ def report(raw):
           f"{nodelay}) on loopback. "
           f"Peer: {version(['aws', '--version']).split(' ')[0]} at its defaults "
           "(`max_concurrent_requests` 10, `multipart_threshold` and `multipart_chunksize` 8 MiB). "
-          "Bulwark at its defaults (packs above 64 MiB as multipart uploads of 16 MiB parts, 4 at "
-          "a time). "
-          f"Data: files corpus {size['files'] / 1e6:.0f} MB (bench/gen_corpus.py), PostgreSQL "
-          f"data directory {size['pg'] / 1e6:.0f} MB without pg_wal (pgbench plus ticks; `aws s3 "
-          f"cp` copies it stopped), one file of {size['big'] / 1e6:.0f} MB of random bytes. "
+          "Bulwark at its defaults (`BULWARK_S3_UPLOADS` 8 pack uploads in flight; packs above "
+          "64 MiB as multipart uploads of 16 MiB parts, 4 at a time). "
+          f"Data: {'; '.join(data) or 'none'}. "
           f"Median (min–max) of {runs} runs; cold page cache before every step; restores include "
           "a final sync. S3 requests from radosgw's access log: the count, and GETs and PUTs in "
           "flight at once (peak / mean over the transfer).\n")

@@ -1,5 +1,6 @@
 #include "repo/blob_writer.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "core/bounded_queue.h"
 #include "repo/pack.h"
+#include "storage/s3/s3_backend.h"
 
 namespace bulwark::repo {
 
@@ -60,7 +62,8 @@ struct BlobWriter::Impl {
       unsigned n = std::thread::hardware_concurrency();
       options.workers = n == 0 ? 1 : static_cast<int>(n);
     }
-    if (options.uploaders <= 0) options.uploaders = 1;
+    if (options.uploaders <= 0)
+      options.uploaders = std::max(1, storage::s3::ConcurrentPutsFor(repo.backend()));
     if (options.packs_per_index == 0) options.packs_per_index = 1;
     for (int i = 0; i < options.workers; ++i) workers.emplace_back([this] { WorkerLoop(); });
     for (int i = 0; i < options.uploaders; ++i) uploaders.emplace_back([this] { UploaderLoop(); });
@@ -266,21 +269,19 @@ struct BlobWriter::Impl {
       if (last && !failed.load()) SubmitPack(std::move(*last));
     }
     wait_for(uploads_outstanding);
-    BW_RETURN_IF_ERROR(CurrentError());
     std::vector<IndexedPack> batch;
     {
       std::lock_guard lock(index_mu);
       batch.swap(unindexed);
       unindexed_blobs = 0;
     }
+    // Also after a failed upload: the packs that were stored are indexed, so a retried backup
+    // finds their blobs instead of uploading them again (with many uploads in flight, a
+    // failure leaves several stored packs behind).
     if (!batch.empty()) {
-      Status s = WriteIndex(batch);
-      if (!s.ok()) {
-        SetError(s.error());
-        return s;
-      }
+      if (Status s = WriteIndex(batch); !s.ok()) SetError(s.error());
     }
-    return Status::Ok();
+    return CurrentError();
   }
 
   Repository& repo;

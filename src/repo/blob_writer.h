@@ -16,9 +16,15 @@
 
 namespace bulwark::repo {
 
+// Memory: up to max_queued_bytes of plaintext, plus packs of about the repository's pack size:
+// one being uploaded per uploader, one queued, one being filled per blob type, one per worker
+// that finished a pack while all uploaders were busy, and two kept for reuse: about
+// (uploaders + workers + 5) x pack size.
 struct WriterOptions {
-  int workers = 0;                      // compress+encrypt threads; 0 = hardware concurrency
-  int uploaders = 2;                    // concurrent pack uploads
+  int workers = 0;  // compress+encrypt threads; 0 = hardware concurrency
+  // Pack uploads in flight; 0 = what suits the repository's backend
+  // (storage::s3::ConcurrentPutsFor: 2 for a local disk, BULWARK_S3_UPLOADS for S3).
+  int uploaders = 0;
   size_t max_queued_bytes = 64u << 20;  // plaintext waiting for workers
   uint32_t packs_per_index = 64;        // write an index file every N packs (crash progress)
 };
@@ -54,7 +60,8 @@ class BlobWriter {
   bool Known(BlobType type, const Id& id) const;
 
   // Waits for every queued blob, uploads the last packs and writes the remaining index
-  // entries. After ok, every added blob is durable and indexed (and in repo.index()).
+  // entries. After ok, every added blob is durable and indexed (and in repo.index()). After an
+  // upload failure, returns it, once the packs that were stored are indexed too.
   Status Flush();
 
   WriterStats stats() const;

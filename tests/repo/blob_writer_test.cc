@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -29,6 +32,46 @@ class FailingBackend : public testing::ForwardingBackend {
 
  private:
   std::shared_ptr<std::atomic<int>> budget_;
+};
+
+// A real local backend that records the most pack uploads in flight at once. The first `barrier`
+// uploads wait (up to 10 s) for each other, so a writer that keeps fewer in flight shows in the
+// peak, not through timing luck. The `fail_at`-th pack upload (counting from 1; 0 = none) fails
+// without storing anything.
+class ConcurrencyProbe : public testing::ForwardingBackend {
+ public:
+  ConcurrencyProbe(std::string root, int barrier, int fail_at = 0)
+      : ForwardingBackend(std::move(root)), barrier_(barrier), fail_at_(fail_at) {}
+  Status Put(const std::string& key, ByteView data) override {
+    if (!key.starts_with("data/")) return inner_.Put(key, data);
+    const int call = calls_.fetch_add(1) + 1;
+    {
+      std::unique_lock lock(mu_);
+      ++in_flight_;
+      peak_ = std::max(peak_, in_flight_);
+      if (in_flight_ >= barrier_) reached_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return reached_; });
+    }
+    Status st = call == fail_at_ ? Status(Error(ErrorCode::kIo, "PUT " + key + ": injected"))
+                                 : inner_.Put(key, data);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::lock_guard lock(mu_);
+    --in_flight_;
+    return st;
+  }
+  int peak() const {
+    std::lock_guard lock(mu_);
+    return peak_;
+  }
+
+ private:
+  const int barrier_, fail_at_;
+  std::atomic<int> calls_{0};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0, peak_ = 0;
+  bool reached_ = false;
 };
 
 InitOptions SmallPacks() {
@@ -262,6 +305,79 @@ TEST(BlobWriterTest, UploadFailureIsReportedAndSticky) {
   (*reopened)->index().ForEachBlob([&](const IndexedBlob& b, const Id&) {
     EXPECT_TRUE((*reopened)->LoadBlob(b.type, b.id).ok());
   });
+}
+
+TEST(BlobWriterTest, KeepsAsManyUploadsInFlightAsConfiguredAndNoMore) {
+  TempDir dir;
+  auto backend = std::make_unique<ConcurrencyProbe>(dir.path(), /*barrier=*/3);
+  ConcurrencyProbe* probe = backend.get();
+  auto created = Repository::Init(std::move(backend), "secret", SmallPacks());
+  ASSERT_TRUE(created.ok());
+  auto& repo = **created;
+  auto blobs = MakeBlobs(600, 11);
+  BlobWriter writer(repo,
+                    WriterOptions{.workers = 2, .uploaders = 3, .max_queued_bytes = 256 << 10});
+  std::vector<Id> ids;
+  for (const auto& b : blobs) {
+    auto id = writer.Add(BlobType::kData, b);
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(writer.Flush().ok());
+  ASSERT_GT(writer.stats().packs_written, 6u);
+  EXPECT_EQ(probe->peak(), 3);  // reached (the barrier) and never exceeded
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto back = repo.LoadBlob(BlobType::kData, ids[i]);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, blobs[i]);
+  }
+}
+
+TEST(BlobWriterTest, DefaultUploadersOnALocalBackendAreTwo) {
+  TempDir dir;
+  auto backend = std::make_unique<ConcurrencyProbe>(dir.path(), /*barrier=*/2);
+  ConcurrencyProbe* probe = backend.get();
+  auto created = Repository::Init(std::move(backend), "secret", SmallPacks());
+  ASSERT_TRUE(created.ok());
+  BlobWriter writer(**created, WriterOptions{.workers = 2});  // uploaders 0: the backend's
+  for (const auto& b : MakeBlobs(600, 12)) ASSERT_TRUE(writer.Add(BlobType::kData, b).ok());
+  ASSERT_TRUE(writer.Flush().ok());
+  ASSERT_GT(writer.stats().packs_written, 6u);
+  EXPECT_EQ(probe->peak(), 2);
+}
+
+TEST(BlobWriterTest, FailedUploadAmongManyInFlightFailsTheWriterAndIndexesWhatWasStored) {
+  TempDir dir;
+  // Four uploads in flight; the third fails while the others are still running.
+  auto backend = std::make_unique<ConcurrencyProbe>(dir.path(), /*barrier=*/4, /*fail_at=*/3);
+  auto created = Repository::Init(std::move(backend), "secret", SmallPacks());
+  ASSERT_TRUE(created.ok());
+  auto& repo = **created;
+  BlobWriter writer(repo,
+                    WriterOptions{.workers = 2, .uploaders = 4, .max_queued_bytes = 256 << 10});
+  for (const auto& b : MakeBlobs(600, 13)) {
+    if (!writer.Add(BlobType::kData, b).ok()) break;
+  }
+  Status flushed = writer.Flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_EQ(flushed.error().code(), ErrorCode::kIo);
+  EXPECT_NE(flushed.error().message().find("injected"), std::string::npos);
+  EXPECT_FALSE(writer.Add(BlobType::kData, ToBytes("after the failure")).ok());
+  // The uploads in flight beside the failed one finished and were stored: every stored pack
+  // is indexed on disk (a retry deduplicates against it) and every indexed blob is readable.
+  const uint64_t stored = writer.stats().packs_written;
+  EXPECT_GE(stored, 3u);
+  auto reopened = Repository::Open(LocalAt(dir.path()), "secret");
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->LoadIndex().ok());
+  EXPECT_EQ((*reopened)->index().Packs().size(), stored);
+  EXPECT_EQ(CountObjects((*reopened)->backend(), "data/"), stored);
+  size_t blobs = 0;
+  (*reopened)->index().ForEachBlob([&](const IndexedBlob& b, const Id&) {
+    ++blobs;
+    EXPECT_TRUE((*reopened)->LoadBlob(b.type, b.id).ok());
+  });
+  EXPECT_GT(blobs, 0u);
 }
 
 TEST(BlobWriterTest, EmptyFlushAndReuseAfterFlush) {

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <string>
 
+#include "storage/local/local_backend.h"
+#include "storage/s3/s3_backend.h"
+
 namespace bulwark::storage::s3 {
 namespace {
 
@@ -77,6 +80,34 @@ TEST(S3Options, ParseUrlAndResolveFromEnvironmentAndProfile) {
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::filesystem::remove_all(dir);
+}
+
+TEST(S3Options, ConcurrentUploadsFromTheEnvironment) {
+  // In a child: ResolveS3Options reads the process environment.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", 1);
+    unsetenv("BULWARK_S3_UPLOADS");
+    auto r = ResolveS3Options("s3://bucket-one/p", {});
+    bool ok = r.ok() && r->concurrent_uploads == 8 && ConcurrentPutsFor(S3Backend(*r)) == 8;
+    setenv("BULWARK_S3_UPLOADS", "3", 1);
+    r = ResolveS3Options("s3://bucket-one/p", {});
+    ok = ok && r.ok() && r->concurrent_uploads == 3 && ConcurrentPutsFor(S3Backend(*r)) == 3;
+    setenv("BULWARK_S3_UPLOADS", "0", 1);
+    r = ResolveS3Options("s3://bucket-one/p", {});
+    ok = ok && r.ok() && r->concurrent_uploads == 1;
+    setenv("BULWARK_S3_UPLOADS", "many", 1);
+    ok = ok && !ResolveS3Options("s3://bucket-one/p", {}).ok();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // Any other backend (a local disk): two.
+  EXPECT_EQ(ConcurrentPutsFor(LocalBackend(std::filesystem::temp_directory_path().string())), 2);
 }
 
 }  // namespace

@@ -845,6 +845,13 @@ Status S3Backend::PutBucketLifecycle(const std::string& xml) {
   return PutXml(std::move(c), xml);
 }
 
+int ConcurrentPutsFor(const Backend& backend) {
+  if (const auto* s3 = dynamic_cast<const S3Backend*>(&backend)) {
+    return std::max(1, s3->options().concurrent_uploads);
+  }
+  return 2;
+}
+
 Status S3Backend::AbortUpload(const PendingUpload& upload) {
   Call c;
   c.method = "DELETE";

@@ -119,4 +119,9 @@ class S3Backend : public Backend {
   std::optional<Error> auth_error_;
 };
 
+// How many pack uploads a writer (BlobWriter) should keep in flight on `backend`: an
+// S3Backend's options().concurrent_uploads (BULWARK_S3_UPLOADS), as every request there waits on
+// the network and the server; 2 for any other backend (a local disk). Any thread.
+int ConcurrentPutsFor(const Backend& backend);
+
 }  // namespace bulwark::storage::s3

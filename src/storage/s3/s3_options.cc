@@ -242,6 +242,9 @@ Result<S3Options> ResolveS3Options(const std::string& url, const S3Overrides& ov
   d = o.part_concurrency;
   BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_PART_CONCURRENCY", d));
   o.part_concurrency = d < 1 ? 1 : static_cast<int>(d);
+  d = o.concurrent_uploads;
+  BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_UPLOADS", d));
+  o.concurrent_uploads = d < 1 ? 1 : static_cast<int>(std::min(d, 64.0));
   BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_DEADLINE", o.deadline_seconds));
   BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_STALL_TIMEOUT", o.stall_seconds));
   BW_RETURN_IF_ERROR(EnvDouble("BULWARK_S3_BACKOFF_CAP", o.backoff_cap_seconds));

@@ -49,9 +49,12 @@ struct S3Options {
   uint64_t multipart_threshold = 64ull << 20;  // objects larger than this use multipart
   uint64_t part_size = 16ull << 20;            // at least 5 MiB (S3's minimum for all but last)
   int part_concurrency = 4;                    // parallel part uploads per object
-  int max_attempts = 10;                       // per request, including the first
-  double deadline_seconds = 300;               // per operation, over all its attempts
-  double stall_seconds = 30;                   // abort a transfer that moves < 1 KiB/s this long
+  // Pack uploads a writer keeps in flight (ConcurrentPutsFor); each holds one pack in
+  // memory, so a backup's upload memory is about this times the pack size.
+  int concurrent_uploads = 8;
+  int max_attempts = 10;          // per request, including the first
+  double deadline_seconds = 300;  // per operation, over all its attempts
+  double stall_seconds = 30;      // abort a transfer that moves < 1 KiB/s this long
   double connect_timeout_seconds = 10;
   double backoff_base_seconds = 0.2;
   double backoff_cap_seconds = 15;
