@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/host.h"
 #include "crypto/hash.h"
 #include "repo/parallel.h"
 #include "repo/snapshot.h"
@@ -31,12 +32,6 @@ std::string Hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
   return buf;
-}
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // "audit/00000000000000000042" -> 42; nullopt for anything else.

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/host.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "repo/repository.h"
@@ -24,18 +24,6 @@ constexpr uint64_t kMinOps = 1, kMaxOps = 64;
 constexpr uint64_t kMinMem = 8u << 10, kMaxMem = 4ull << 30;
 
 Error Corrupt(const std::string& what) { return Error(ErrorCode::kIntegrity, "key slot: " + what); }
-
-std::string LocalHostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
-}
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::optional<Id>> SlotIdFromKey(const std::string& key) {
   if (key.rfind(kSlotPrefix, 0) != 0) return std::optional<Id>();
@@ -118,7 +106,7 @@ Result<Id> WriteKeySlot(storage::Backend& backend, const crypto::MasterKey& mast
   Bytes serialized = master.Serialize();
   slot.wrapped = crypto::Seal(kek, serialized, AsBytes(kSlotAad));
   std::fill(serialized.begin(), serialized.end(), 0);
-  nlohmann::json label = {{"user", user}, {"hostname", LocalHostname()}, {"created", NowNs()}};
+  nlohmann::json label = {{"user", user}, {"hostname", HostName()}, {"created", NowNs()}};
   slot.label = crypto::Seal(master.encryption, AsBytes(label.dump()), AsBytes(kLabelAad));
   Bytes stored = EncodeKeySlot(slot);
   Id id = crypto::Sha256(stored);

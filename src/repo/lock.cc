@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/host.h"
 #include "crypto/keys.h"
 #include "repo/parallel.h"
 #include "repo/snapshot.h"
@@ -23,18 +24,6 @@ namespace {
 // How long an exclusive locker that sees a newer exclusive lock waits for that one to back
 // off before deciding (see Acquire).
 constexpr std::chrono::milliseconds kSettle{1000};
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string LocalHostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
-}
 
 std::optional<long> EnvSeconds(const char* name) {
   const char* v = std::getenv(name);
@@ -152,7 +141,7 @@ Result<std::vector<LockInfo>> ListLocks(const Repository& repo) {
   BW_ASSIGN_OR_RETURN(auto ids, repo.ListObjects(ObjectKind::kLock));
   std::vector<std::optional<LockInfo>> found(ids.size());
   const int64_t now = NowNs();
-  const std::string host = LocalHostname();
+  const std::string host = HostName();
   BW_RETURN_IF_ERROR(ParallelFor(ids.size(), kIoThreads, [&](size_t i) -> Status {
     auto plain = repo.LoadObject(ObjectKind::kLock, ids[i]);
     if (!plain.ok() && plain.error().code() == ErrorCode::kNotFound) return Status::Ok();
@@ -249,7 +238,7 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, LockKind k
                                                     const std::string& operation) {
   LockInfo me;
   me.kind = kind;
-  me.hostname = LocalHostname();
+  me.hostname = HostName();
   me.pid = static_cast<int>(getpid());
   me.operation = operation;
   me.created_unix_ns = NowNs();

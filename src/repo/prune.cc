@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "core/cancel.h"
+#include "core/host.h"
 #include "repo/blob_writer.h"
 #include "repo/deletion.h"
 #include "repo/lock.h"
@@ -32,12 +33,6 @@ struct BlobKeyHash {
   size_t operator()(const BlobKey& k) const { return IdHash()(k.id) ^ static_cast<size_t>(k.type); }
 };
 using BlobSet = std::unordered_set<BlobKey, BlobKeyHash>;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Hostname() {
   char buf[256] = {};

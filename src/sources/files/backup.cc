@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 
 #include "chunk/chunker.h"
 #include "core/cancel.h"
+#include "core/host.h"
 #include "core/thread_pool.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
@@ -42,38 +41,6 @@ constexpr int kDefaultReaders = 4;
 // Files queued for the readers beyond the ones being read: the in-flight window that bounds
 // memory (each queued file costs a name and a reference to its directory).
 constexpr size_t kQueuedFilesPerReader = 32;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string UserName(uid_t uid) {
-  struct passwd pw;
-  struct passwd* out = nullptr;
-  std::vector<char> buf(4096);
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &out) == 0 && out != nullptr) {
-    return out->pw_name;
-  }
-  return {};
-}
-
-std::string GroupName(gid_t gid) {
-  struct group gr;
-  struct group* out = nullptr;
-  std::vector<char> buf(4096);
-  if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) == 0 && out != nullptr) {
-    return out->gr_name;
-  }
-  return {};
-}
 
 // Splits a readable stream into content-defined chunks, hashes and stores each one.
 // Memory: one buffer of twice the maximum chunk size, reused across calls on one thread.

@@ -3,8 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 
 #include "chunk/chunker.h"
 #include "core/cancel.h"
+#include "core/host.h"
 #include "repo/lock.h"
 #include "repo/parallel.h"
 #include "repo/tree.h"
@@ -54,38 +53,6 @@ constexpr size_t kReadBuffer = 1u << 20;
 // Files whose mtime is within this of the parent backup's start may have changed during that
 // backup without changing their mtime again afterwards (coarse timestamps), so they are re-read.
 constexpr int64_t kMtimeSafetyNs = 5'000'000'000;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string UserName(uid_t uid) {
-  struct passwd pw;
-  struct passwd* out = nullptr;
-  std::vector<char> buf(4096);
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &out) == 0 && out != nullptr) {
-    return out->pw_name;
-  }
-  return {};
-}
-
-std::string GroupName(gid_t gid) {
-  struct group gr;
-  struct group* out = nullptr;
-  std::vector<char> buf(4096);
-  if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) == 0 && out != nullptr) {
-    return out->gr_name;
-  }
-  return {};
-}
 
 int OpenReadOnly(int dirfd, const char* path, int extra) {
   int flags = O_RDONLY | O_CLOEXEC | extra;

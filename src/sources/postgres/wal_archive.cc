@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include "core/host.h"
 #include "crypto/hash.h"
 #include "repo/blob_writer.h"
 #include "repo/lock.h"
@@ -28,12 +29,6 @@ namespace {
 // WAL is mostly unique and compresses well; fixed pieces keep a segment pushed again (or the
 // copy that starts a new timeline) deduplicated without content-defined chunking's cost.
 constexpr size_t kWalBlobSize = 1u << 20;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');

@@ -1,8 +1,6 @@
 #include "sources/redis/backup.h"
 
 #include <fmt/format.h>
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,34 +12,13 @@
 
 #include "chunk/chunker.h"
 #include "core/cancel.h"
+#include "core/host.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
 
 namespace bulwark::sources::redis {
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string UserName(uid_t uid) {
-  passwd* pw = ::getpwuid(uid);
-  return pw != nullptr ? pw->pw_name : std::to_string(uid);
-}
-
-std::string GroupName(gid_t gid) {
-  group* gr = ::getgrgid(gid);
-  return gr != nullptr ? gr->gr_name : std::to_string(gid);
-}
 
 // Receives the payload on its own thread so the socket is always drained as fast as the server
 // sends (a stalled replica is disconnected by the primary's output-buffer limit). It strips
