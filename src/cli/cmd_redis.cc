@@ -425,7 +425,7 @@ namespace {
 
 struct RedisStreamArgs {
   RedisBackupArgs backup;
-  int flush_ms = 1000;
+  int flush_ms = 500;
   int64_t snapshot_every = 900;
 };
 
@@ -542,7 +542,8 @@ void RegisterRedisStream(CLI::App& app, Context& ctx) {
   sub->add_option("--tag", b.tags, "Tag for the snapshots (repeatable)")->allow_extra_args(false);
   sub->add_option("--host", b.host, "Host name recorded in the snapshots (default: this host)");
   sub->add_option("--flush-ms", args->flush_ms,
-                  "Milliseconds between stored segments and REPLCONF ACKs (default 1000)");
+                  "Milliseconds between stored segments and REPLCONF ACKs while commands arrive "
+                  "(default 500)");
   sub->add_option("--snapshot-every", args->snapshot_every,
                   "Seconds between fresh snapshots, taken while the stream goes on (default 900; "
                   "0: only when the primary cannot continue the stream)");

@@ -253,6 +253,8 @@ Status CopyRedisStream(Repository& from, Repository& to, const CopyOptions& opti
     return live.count(key.substr(0, key.rfind('/') + 1)) > 0;
   };
   area.blobs_of = [&from](const std::string& key) -> Result<std::vector<Id>> {
+    // An inline segment carries its bytes in its own object, copied as it is.
+    if (IsInlineRedisStreamKey(key)) return std::vector<Id>{};
     BW_ASSIGN_OR_RETURN(auto rec, LoadRedisStreamRecord(from, key));
     return std::move(rec.blobs);
   };

@@ -140,6 +140,14 @@ TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
   rec.batches = {{rec.end_offset, 5}};
   rec.blobs = {stream_blob};
   ASSERT_TRUE(PutRedisStreamRecord(*a, rec).ok());
+  // The next segment holds its bytes inline: copied as its one object.
+  const Bytes inline_bytes = Data(2000, 11);
+  RedisStreamRecord next = rec;
+  next.blobs.clear();
+  next.start_offset = rec.end_offset;
+  next.end_offset = next.start_offset + inline_bytes.size();
+  next.batches = {{next.end_offset, 6}};
+  ASSERT_TRUE(PutInlineRedisStreamRecord(*a, next, inline_bytes).ok());
   RedisStreamRecord orphan = rec;
   orphan.snapshot = a->BlobId(AsBytes("a snapshot that is not copied"));
   ASSERT_TRUE(PutRedisStreamRecord(*a, orphan).ok());
@@ -150,12 +158,19 @@ TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
   ASSERT_TRUE(plan.ok());
   auto res = CopySnapshots(*a, *b, *plan, CopyOptions{});
   ASSERT_TRUE(res.ok()) << res.error().message();
-  EXPECT_EQ(res->redis_stream_copied, 1u);
+  EXPECT_EQ(res->redis_stream_copied, 2u);
   ASSERT_TRUE(b->LoadIndex().ok());
   auto copied = ListRedisStreamRecords(*b, "c");
   ASSERT_TRUE(copied.ok()) << copied.error().message();
-  ASSERT_EQ(copied->size(), 1u);
+  ASSERT_EQ(copied->size(), 2u);
   EXPECT_EQ((*copied)[0].snapshot, snap);
+  ASSERT_TRUE((*copied)[1].is_inline);
+  Bytes got;
+  ASSERT_TRUE(ReadRedisStreamBytes(*b, (*copied)[1], UINT64_MAX, [&](ByteView v) {
+                got.insert(got.end(), v.begin(), v.end());
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(got, inline_bytes);
   auto data = b->LoadBlob(BlobType::kData, stream_blob);
   ASSERT_TRUE(data.ok()) << data.error().message();
   EXPECT_EQ(*data, stream);
@@ -165,7 +180,7 @@ TEST(CopyTest, RedisStreamSegmentsFollowTheirSnapshot) {
   auto again = CopySnapshots(*a, *b, *plan2, CopyOptions{});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->redis_stream_copied, 0u);
-  EXPECT_EQ(again->redis_stream_skipped, 1u);
+  EXPECT_EQ(again->redis_stream_skipped, 2u);
 }
 
 // Many small chunks of one pack are read in a few ranged requests, not one each; a chunk

@@ -264,25 +264,15 @@ Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
                        const std::function<Status(ByteView)>& sink) {
   for (const auto& r : plan.chain) {
     if (r.start_offset >= plan.to_offset) break;
-    uint64_t left = std::min(r.end_offset, plan.to_offset) - r.start_offset;
-    for (const Id& id : r.blobs) {
-      if (left == 0) break;
-      auto data = repo.LoadBlob(repo::BlobType::kData, id);
-      if (!data.ok()) {
-        return Error(
-            ErrorCode::kIntegrity,
-            fmt::format("stream data of snapshot {} at offset {} is unreadable: {} "
-                        "(run `bulwark check --read-data`)",
-                        plan.snapshot.id.ShortHex(), r.start_offset, data.error().message()));
-      }
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, data->size()));
-      BW_RETURN_IF_ERROR(sink(ByteView(data->data(), n)));
-      left -= n;
-    }
-    if (left != 0) {
-      return Error(
-          ErrorCode::kIntegrity,
-          fmt::format("stream record at offset {} holds fewer bytes than it says", r.start_offset));
+    const uint64_t want = std::min(r.end_offset, plan.to_offset) - r.start_offset;
+    Status st = repo::ReadRedisStreamBytes(repo, r, want, sink);
+    if (!st.ok()) {
+      if (st.error().code() != ErrorCode::kIntegrity && st.error().code() != ErrorCode::kNotFound)
+        return st;
+      return Error(ErrorCode::kIntegrity,
+                   fmt::format("stream data of snapshot {} at offset {} is unreadable: {} "
+                               "(run `bulwark check --read-data`)",
+                               plan.snapshot.id.ShortHex(), r.start_offset, st.error().message()));
     }
   }
   return Status::Ok();

@@ -29,7 +29,10 @@ int64_t NowNs() {
       .count();
 }
 
-constexpr size_t kPiece = 1u << 20;         // stream bytes per data blob
+constexpr size_t kPiece = 1u << 20;  // stream bytes per data blob (large segments)
+// A segment is stored early, before the flush interval, once this many bytes of whole
+// commands are held: it stays inline (repo::kRedisStreamMaxInline) and memory stays bounded.
+constexpr size_t kFlushBytes = 4u << 20;
 constexpr int64_t kCoalesceNs = 1'000'000;  // batches closer than this share one index entry
 constexpr size_t kMaxHistory = 1u << 20;    // old-stream batches kept during a snapshot switch
 
@@ -319,7 +322,7 @@ class Streamer {
           if (next_ && history_.size() < kMaxHistory) AddBatch(history_, end, now);
         }
       }
-      if (ack_due || SteadyClock::now() - last_flush >= interval) {
+      if (ack_due || complete_ >= kFlushBytes || SteadyClock::now() - last_flush >= interval) {
         BW_RETURN_IF_ERROR(Flush());
         last_flush = SteadyClock::now();
         if (Status st = Ack(client); !st.ok()) {
@@ -331,8 +334,9 @@ class Streamer {
     return Status::Ok();
   }
 
-  // Stores the whole commands held (pending_[0, complete_)) as one segment; with no command
-  // but a batch (the end marker of a stream before a snapshot switch), an empty segment.
+  // Stores the whole commands held (pending_[0, complete_)) as one segment (inline up to
+  // repo::kRedisStreamMaxInline bytes, else in data blobs); with no command but a batch (the
+  // end marker of a stream before a snapshot switch), an empty segment.
   Status Flush() {
     if (complete_ == 0 && batches_.empty()) return Status::Ok();
     BW_RETURN_IF_ERROR(EnsureLock());
@@ -343,7 +347,13 @@ class Streamer {
     rec.start_offset = offset_;
     rec.end_offset = offset_ + complete_;
     rec.batches = batches_;
-    {
+    rec.stored_unix_ns = NowNs();
+    if (complete_ <= repo::kRedisStreamMaxInline) {
+      // The usual case: one object, one create-only PUT.
+      BW_RETURN_IF_ERROR(
+          repo::PutInlineRedisStreamRecord(repo_, rec, ByteView(pending_.data(), complete_)));
+    } else {
+      // A segment too large to hold inline (a huge command): its bytes go to data blobs.
       repo::WriterOptions wo;
       wo.workers = 1;
       wo.uploaders = 1;
@@ -357,9 +367,9 @@ class Streamer {
         rec.blobs.push_back(id);
       }
       BW_RETURN_IF_ERROR(writer.Flush());
+      rec.stored_unix_ns = NowNs();
+      BW_RETURN_IF_ERROR(repo::PutRedisStreamRecord(repo_, rec));
     }
-    rec.stored_unix_ns = NowNs();
-    BW_RETURN_IF_ERROR(repo::PutRedisStreamRecord(repo_, rec));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(complete_));
     offset_ += complete_;
     ++result_.segments;

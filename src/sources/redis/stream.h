@@ -1,10 +1,11 @@
 // Continuous capture of a Redis primary (`bulwark redis-stream`): a full sync stored as a
 // normal redis snapshot, then the replication stream kept as time-indexed segments
-// (repo/redis_stream_store.h) flushed about once a second, with REPLCONF ACK for the durable
-// offset. Reconnects with backoff and PSYNC <replid> <offset+1>; a +FULLRESYNC answer starts a
-// new snapshot, and so does each snapshot interval (on a second connection, in a thread of its
-// own, while the stream goes on). StreamRedis runs on the calling thread until CancelRequested()
-// (then it stores what it holds and returns ok) or an error that retrying cannot fix.
+// (repo/redis_stream_store.h), each normally one object, stored twice a second (and early when
+// 4 MiB are held), with REPLCONF ACK for the durable offset. Reconnects with backoff and PSYNC
+// <replid> <offset+1>; a +FULLRESYNC answer starts a new snapshot, and so does each snapshot
+// interval (on a second connection, in a thread of its own, while the stream goes on).
+// StreamRedis runs on the calling thread until CancelRequested() (then it stores what it holds
+// and returns ok) or an error that retrying cannot fix.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,8 @@
 namespace bulwark::sources::redis {
 
 struct RedisStreamOptions {
-  RedisBackupOptions backup;  // endpoint, component, tags, timeouts, spill settings
-  int flush_interval_ms = 1000;
+  RedisBackupOptions backup;    // endpoint, component, tags, timeouts, spill settings
+  int flush_interval_ms = 500;  // while commands arrive, a segment at least this often
   // A fresh snapshot this often (0: only when the primary cannot continue the stream), taken
   // on a second connection while the first keeps streaming; later segments continue it, so a
   // restore replays at most this much stream and forget can expire the older part.
