@@ -66,32 +66,41 @@ std::string SpillDir(const RedisBackupArgs& args) {
   return dir;
 }
 
-// The Redis password: --redis-password-file, BULWARK_REDIS_PASSWORD, REDISCLI_AUTH, or none.
-Result<std::string> RedisPassword(const RedisConnArgs& args) {
+// The Redis password: --redis-password-file, BULWARK_REDIS_PASSWORD, REDISCLI_AUTH, the
+// config's [redis] password_file, or none.
+Result<std::string> RedisPassword(const Context& ctx, const RedisConnArgs& args) {
   if (!args.password_file.empty()) return ReadPassphraseFile(args.password_file);
   for (const char* var : {"BULWARK_REDIS_PASSWORD", "REDISCLI_AUTH"}) {
     const char* v = std::getenv(var);
     if (v != nullptr && *v != '\0') return std::string(v);
   }
+  if (!ctx.config.redis_password_file.empty()) {
+    return ReadPassphraseFile(ctx.config.redis_password_file);
+  }
   return std::string();
 }
 
-// A TLS file: the flag, else the environment variable.
-std::string FlagOrEnv(const std::string& flag, const char* var) {
+// A TLS file: the flag, else the environment variable, else the config's [redis] value.
+std::string FlagEnvOrConfig(const std::string& flag, const char* var, const std::string& config) {
   if (!flag.empty()) return flag;
-  const char* v = std::getenv(var);
-  return v != nullptr ? std::string(v) : std::string();
+  if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return v;
+  return config;
 }
 
 // The endpoint with its password and, for rediss://, the CA bundle and client certificate.
-Result<sources::redis::RedisEndpoint> RedisEndpointFor(const RedisConnArgs& args) {
+Result<sources::redis::RedisEndpoint> RedisEndpointFor(const Context& ctx,
+                                                       const RedisConnArgs& args) {
   BW_ASSIGN_OR_RETURN(auto endpoint, sources::redis::ParseRedisUrl(args.url));
-  auto password = RedisPassword(args);
-  if (!password.ok()) return password.error().Wrap("--redis-password-file");
+  auto password = RedisPassword(ctx, args);
+  if (!password.ok()) return password.error().Wrap("Redis password file");
   endpoint.password = *password;
-  endpoint.ca_bundle = FlagOrEnv(args.ca_bundle, "BULWARK_REDIS_CA_BUNDLE");
-  endpoint.cert_file = FlagOrEnv(args.cert, "BULWARK_REDIS_CERT");
-  endpoint.key_file = FlagOrEnv(args.key, "BULWARK_REDIS_KEY");
+  // The config's TLS files serve rediss:// URLs; a plain one ignores them.
+  const FileConfig none;
+  const FileConfig& c = endpoint.tls ? ctx.config : none;
+  endpoint.ca_bundle =
+      FlagEnvOrConfig(args.ca_bundle, "BULWARK_REDIS_CA_BUNDLE", c.redis_ca_bundle);
+  endpoint.cert_file = FlagEnvOrConfig(args.cert, "BULWARK_REDIS_CERT", c.redis_cert);
+  endpoint.key_file = FlagEnvOrConfig(args.key, "BULWARK_REDIS_KEY", c.redis_key);
   if (!endpoint.tls && (!args.ca_bundle.empty() || !args.cert.empty() || !args.key.empty())) {
     return Error(ErrorCode::kUsage,
                  "--redis-ca-bundle, --redis-cert and --redis-key apply to rediss:// URLs only");
@@ -129,7 +138,7 @@ void AddRedisConnOptions(CLI::App* sub, RedisConnArgs& args, bool url_required) 
 }
 
 int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
-  auto endpoint = RedisEndpointFor(args);
+  auto endpoint = RedisEndpointFor(ctx, args);
   if (!endpoint.ok()) return ReportError(endpoint.error(), "backup redis");
 
   auto repo = ctx.OpenRepository(args.component);
@@ -198,7 +207,7 @@ struct RedisRestoreArgs : RedisConnArgs {  // url: --to
 // restore redis --to URL: replays the snapshot (and the stream up to --time) into a live server.
 int RunRestoreRedisTo(Context& ctx, const RedisRestoreArgs& args, repo::Repository& r,
                       AuditScope& audit) {
-  auto endpoint = RedisEndpointFor(args);
+  auto endpoint = RedisEndpointFor(ctx, args);
   if (!endpoint.ok()) return audit.Fail(r, endpoint.error(), "restore redis --to");
   sources::redis::RedisRestoreToOptions options;
   options.endpoint = *endpoint;
@@ -430,7 +439,7 @@ struct RedisStreamArgs {
 };
 
 int RunRedisStream(Context& ctx, const RedisStreamArgs& args) {
-  auto endpoint = RedisEndpointFor(args.backup);
+  auto endpoint = RedisEndpointFor(ctx, args.backup);
   if (!endpoint.ok()) return ReportError(endpoint.error(), "redis-stream");
   auto repo = ctx.OpenRepository(args.backup.component);
   if (!repo.ok()) return ReportError(repo.error(), "redis-stream");

@@ -236,6 +236,14 @@ Result<FileConfig> LoadConfigFile(const std::string& path) {
       cfg.components[name] = c;
     }
   }
+  if (const toml::node* node = root.get("redis")) {
+    const toml::table* t = node->as_table();
+    if (t == nullptr) return ConfigError(path, node->source(), "[redis] must be a table");
+    BW_RETURN_IF_ERROR(GetString(path, *t, "redis", "password_file", cfg.redis_password_file));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "redis", "ca_bundle", cfg.redis_ca_bundle));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "redis", "cert", cfg.redis_cert));
+    BW_RETURN_IF_ERROR(GetString(path, *t, "redis", "key", cfg.redis_key));
+  }
   if (const toml::node* node = root.get("audit")) {
     const toml::table* t = node->as_table();
     if (t == nullptr) return ConfigError(path, node->source(), "[audit] must be a table");

@@ -42,6 +42,7 @@ struct GlobalOptions {
 //   [s3.transition] TYPE = { days = N, class = "CLASS" }     keys, config; s3-lifecycle)
 //   [repositories.NAME.s3] endpoint, region, ca_bundle, profile (else the [s3] values), and
 //   the tables above (per type, else the [s3] ones)
+//   [redis] password_file, ca_bundle, cert, key (after the flags and BULWARK_REDIS_* variables)
 //   [components.NAME] object_lock = "governance"|"compliance", retain = DAYS or "36h"/"7d"
 //     (a longer or stricter object lock for this component's objects than the repository's)
 struct S3ClassSettings {
@@ -72,6 +73,7 @@ struct FileConfig {
   S3ClassSettings s3_classes;
   std::vector<NamedRepository> repositories;            // [repositories.NAME], in file order
   std::map<std::string, ComponentSettings> components;  // [components.NAME]
+  std::string redis_password_file, redis_ca_bundle, redis_cert, redis_key;  // [redis]
 
   const NamedRepository* FindRepository(std::string_view name) const;
 };

@@ -60,6 +60,23 @@ TEST_F(ConfigTest, ReadsComponentObjectLocks) {
   EXPECT_FALSE(ctx.ComponentObjectLock("unknown").enabled());
 }
 
+TEST_F(ConfigTest, ReadsRedisConnectionFiles) {
+  auto path = Write("redis.toml",
+                    "[redis]\npassword_file = \"/etc/bulwark/redis.pw\"\nca_bundle = "
+                    "\"/etc/ssl/redis-ca.crt\"\ncert = \"/etc/bulwark/client.crt\"\nkey = "
+                    "\"/etc/bulwark/client.key\"\n");
+  auto cfg = LoadConfigFile(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message();
+  EXPECT_EQ(cfg->redis_password_file, "/etc/bulwark/redis.pw");
+  EXPECT_EQ(cfg->redis_ca_bundle, "/etc/ssl/redis-ca.crt");
+  EXPECT_EQ(cfg->redis_cert, "/etc/bulwark/client.crt");
+  EXPECT_EQ(cfg->redis_key, "/etc/bulwark/client.key");
+  auto bad = LoadConfigFile(Write("bad.toml", "[redis]\ncert = 3\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("redis.cert must be a string"), std::string::npos)
+      << bad.error().message();
+}
+
 TEST_F(ConfigTest, RefusesMalformedComponentObjectLocks) {
   const std::pair<const char*, const char*> cases[] = {
       {"[components.t]\nobject_lock = \"compliance\"\n", "go together"},

@@ -70,6 +70,14 @@ keyspace "$DST" >"$T/got"
 diff "$T/want" "$T/got" || fail "keyspace restored over TLS differs"
 redis_stop "$DST"
 
+# 2b. The TLS files from the config's [redis] table (a rediss:// URL, no flags).
+printf '[redis]\nca_bundle = "%s"\ncert = "%s"\nkey = "%s"\n' \
+  "$C/ca.crt" "$C/client.crt" "$C/client.key" >"$T/redis.toml"
+bw --config "$T/redis.toml" --json backup redis --component tls \
+  --url "rediss://localhost:$sport" >"$T/b2.json"
+[[ $(json "$T/b2.json" 'd["source"]["checksum_verified"]') == True ]] ||
+  fail "backup with the TLS files from the config"
+
 # 3. Refusals: nothing committed, one line, exit 2.
 count_snaps() { "$BIN" --json snapshots | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 n=$(count_snaps)
