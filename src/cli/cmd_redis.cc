@@ -45,6 +45,8 @@ struct RedisBackupArgs : RedisConnArgs {
   int timeout = 60;
   size_t buffer_mib = 32;
   std::string spill_dir;
+  bool full = false;
+  double max_stream_percent = 50;
 };
 
 // Where RDB bytes the consumer has not caught up with wait: --spill-dir, else $TMPDIR, else
@@ -157,6 +159,8 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   options.timeout_seconds = args.timeout;
   options.max_buffered_bytes = std::max<size_t>(args.buffer_mib, 1) << 20;
   options.spill_dir = SpillDir(args);
+  options.full = args.full;
+  options.max_stream_ratio = args.max_stream_percent / 100;
   Progress progress;
   options.progress = &progress;
   ProgressPrinter printer(progress, "backup redis:", ctx.quiet());
@@ -180,7 +184,20 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
                 {{"memory_bytes", options.max_buffered_bytes},
                  {"spilled_bytes", res.buffer.bytes_spilled},
                  {"spill_file_peak_bytes", res.buffer.spill_file_peak}}}});
+  } else if (res.incremental && !ctx.quiet()) {
+    fmt::print(
+        "snapshot {} saved ({}): incremental on {}, Redis {}, {} keys, stream to offset {} ({} "
+        "new, {} since the full snapshot); {} added ({} stored) in {}\n",
+        res.snapshot.id.ShortHex(), res.snapshot.component,
+        res.snapshot.source.value("parent", std::string()).substr(0, 8),
+        res.snapshot.source.value("redis_version", std::string("?")), res.rdb.keys,
+        res.resync.offset, FormatBytes(res.stream_bytes_new), FormatBytes(res.stream_bytes_total),
+        FormatBytes(res.bytes_added), FormatBytes(res.bytes_stored),
+        FormatDuration(res.duration_seconds));
   } else if (!ctx.quiet()) {
+    if (!res.full_reason.empty() && !args.full) {
+      fmt::print(stderr, "backup redis: a full snapshot: {}\n", res.full_reason);
+    }
     fmt::print(
         "snapshot {} saved ({}): Redis {} RDB v{}, {} keys, {} ({} transfer, offset {}); {} "
         "added ({} stored) in {}\n",
@@ -281,27 +298,38 @@ int RunRestoreRedisTo(Context& ctx, const RedisRestoreArgs& args, repo::Reposito
   return 0;
 }
 
+// restore redis --time T, or of an incremental snapshot (`incremental`): the base dump.rdb and
+// an AOF directory with the stream up to the time or the snapshot's offset.
 int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Repository& r,
-                      AuditScope& audit) {
-  auto t = repo::ParseTime(args.time);
-  if (!t.ok()) return audit.Fail(r, t.error(), "--time");
-  std::optional<repo::Snapshot> base;
-  if (args.snapshot != "latest") {
-    auto snap = ResolveSnapshot(r, args.snapshot, args.component);
-    if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
-    base = std::move(*snap);
-  }
+                      AuditScope& audit, const std::optional<repo::Snapshot>& incremental) {
   sources::redis::RedisPitrOptions options;
   options.target = args.target;
   options.force = args.force;
-  options.time_unix_ns = *t;
   options.component = args.component;
   Progress progress;
   options.progress = &progress;
+  std::string what = "restore redis --time " + args.time;
+  Result<sources::redis::RedisPitrResult> result = Error(ErrorCode::kFailure, "not run");
   ProgressPrinter printer(progress, "restore redis:", ctx.quiet());
-  auto result = sources::redis::RestoreRedisAt(r, base, options);
+  if (incremental) {
+    what = "restore redis " + incremental->id.ShortHex();
+    auto plan = sources::redis::PlanRedisIncremental(r, *incremental);
+    result = plan.ok() ? sources::redis::RestoreRedisPlan(r, *plan, options)
+                       : Result<sources::redis::RedisPitrResult>(plan.error());
+  } else {
+    auto t = repo::ParseTime(args.time);
+    if (!t.ok()) return audit.Fail(r, t.error(), "--time");
+    options.time_unix_ns = *t;
+    std::optional<repo::Snapshot> base;
+    if (args.snapshot != "latest") {
+      auto snap = ResolveSnapshot(r, args.snapshot, args.component);
+      if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
+      base = std::move(*snap);
+    }
+    result = sources::redis::RestoreRedisAt(r, base, options);
+  }
   printer.Stop();
-  if (!result.ok()) return audit.Fail(r, result.error(), "restore redis --time " + args.time);
+  if (!result.ok()) return audit.Fail(r, result.error(), what);
   const auto& res = *result;
   audit.record().component = res.snapshot.component;
   audit.record().checksum = "sha256:" + res.snapshot.id.Hex();
@@ -309,8 +337,12 @@ int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Reposito
   audit.record().details = {{"snapshot", res.snapshot.id.Hex()},
                             {"target", args.target},
                             {"kind", "redis"},
-                            {"time", repo::FormatTimeRfc3339(*t)},
                             {"stream_offset", res.to_offset}};
+  if (incremental) {
+    audit.record().details["incremental"] = true;
+  } else {
+    audit.record().details["time"] = repo::FormatTimeRfc3339(options.time_unix_ns);
+  }
   Status audited = audit.Finish(r, "success");
   if (ctx.json()) {
     PrintJson(
@@ -318,6 +350,7 @@ int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Reposito
          {"aof_dir", res.aof_dir},
          {"rdb_bytes", res.rdb.bytes},
          {"keys", res.rdb.keys},
+         {"incremental", incremental.has_value()},
          {"from_offset", res.from_offset},
          {"to_offset", res.to_offset},
          {"last_batch", res.last_batch_unix_ns > 0 ? repo::FormatTimeRfc3339(res.last_batch_unix_ns)
@@ -325,6 +358,13 @@ int RunRestoreRedisAt(Context& ctx, const RedisRestoreArgs& args, repo::Reposito
          {"commands", res.commands},
          {"dropped_commands", res.dropped_commands},
          {"duration_seconds", printer.ElapsedSeconds()}});
+  } else if (incremental && !ctx.quiet()) {
+    fmt::print(
+        "restored incremental Redis snapshot {} ({} keys): the dump.rdb of its full snapshot and "
+        "{} stream commands (offset {} to {}) to {}; start it with `redis-server --dir {} "
+        "--appendonly yes`\n",
+        res.snapshot.id.ShortHex(), res.snapshot.source.value("keys", uint64_t{0}), res.commands,
+        res.from_offset, res.to_offset, res.aof_dir, args.target);
   } else if (!ctx.quiet()) {
     fmt::print(
         "restored Redis snapshot {} ({} keys) and {} stream commands (offset {} to {}, last "
@@ -351,9 +391,12 @@ int RunRestoreRedis(Context& ctx, const RedisRestoreArgs& args) {
   audit.record().storage_location = r.backend().Location();
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
   if (!args.url.empty()) return RunRestoreRedisTo(ctx, args, r, audit);
-  if (!args.time.empty()) return RunRestoreRedisAt(ctx, args, r, audit);
+  if (!args.time.empty()) return RunRestoreRedisAt(ctx, args, r, audit, std::nullopt);
   auto snap = ResolveSnapshot(r, args.snapshot, args.component);
   if (!snap.ok()) return audit.Fail(r, snap.error(), "restore redis");
+  if (sources::redis::IsIncrementalRedisSnapshot(*snap)) {
+    return RunRestoreRedisAt(ctx, args, r, audit, *snap);
+  }
   audit.record().component = snap->component;
   audit.record().checksum = "sha256:" + snap->id.Hex();
   audit.record().details = {
@@ -403,6 +446,13 @@ void RegisterBackupRedis(CLI::App* backup, Context& ctx) {
   sub->add_option("--tag", args->tags, "Tag for the snapshot (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--host", args->host, "Host name recorded in the snapshot (default: this host)");
+  sub->add_flag("--full", args->full,
+                "A full snapshot (the RDB) even when the last one can be continued from the "
+                "server's replication backlog");
+  sub->add_option("--max-stream-percent", args->max_stream_percent,
+                  "A full snapshot once the stream kept since the last one exceeds this share of "
+                  "its RDB (default 50)")
+      ->check(CLI::Range(0.0, 10000.0));
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunBackupRedis(ctx, *args); }; });
 }
 

@@ -15,6 +15,9 @@
 #include "core/host.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
+#include "sources/files/list.h"
+#include "sources/redis/resp_stream.h"
+#include "sources/redis/server_info.h"
 
 namespace bulwark::sources::redis {
 
@@ -214,6 +217,45 @@ class BufferSource : public RdbSource {
   size_t pos_ = 0;
 };
 
+void StartSnapshot(const RedisBackupOptions& options, repo::Snapshot& snapshot,
+                   std::vector<std::string> paths) {
+  snapshot.time_unix_ns = NowNs();
+  snapshot.hostname = options.hostname.empty() ? HostName() : options.hostname;
+  snapshot.username = UserName(::geteuid());
+  snapshot.component = options.component;
+  snapshot.kind = kRedisSnapshotKind;
+  snapshot.tags = options.tags;
+  snapshot.paths = std::move(paths);
+  snapshot.program_version = BULWARK_VERSION;
+}
+
+// dump.rdb and stream.resp: a keyspace and its writes, readable by their owner only.
+repo::Node FileNode(const std::string& name, uint64_t size, std::vector<Id> content,
+                    int64_t time_ns) {
+  repo::Node node;
+  node.name = name;
+  node.type = repo::NodeType::kFile;
+  node.mode = 0600;
+  node.uid = ::geteuid();
+  node.gid = ::getegid();
+  node.user = UserName(node.uid);
+  node.group = GroupName(node.gid);
+  node.mtime_ns = node.atime_ns = node.ctime_ns = time_ns;
+  node.size = size;
+  node.content = std::move(content);
+  return node;
+}
+
+// Stores the tree; adds its size to `added` when it is new. Returns whether it is.
+Result<bool> AddTree(repo::BlobWriter& writer, const repo::Tree& tree, Id& id, uint64_t& added) {
+  Bytes encoded = repo::EncodeTree(tree);
+  const size_t len = encoded.size();
+  bool is_new = false;
+  BW_ASSIGN_OR_RETURN(id, writer.Add(repo::BlobType::kTree, std::move(encoded), &is_new));
+  if (is_new) added += len;
+  return is_new;
+}
+
 nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupResult& r) {
   nlohmann::json keys = nlohmann::json::object();
   for (const auto& [db, n] : r.rdb.keys_per_db) keys[std::to_string(db)] = n;
@@ -221,7 +263,7 @@ nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupRe
     auto it = r.rdb.aux.find(k);
     return it == r.rdb.aux.end() ? std::string() : it->second;
   };
-  return {{"endpoint", options.endpoint.Display()},
+  nlohmann::json source = {{"endpoint", options.endpoint.Display()},
           {"replid", r.resync.replid},
           {"offset", r.resync.offset},
           {"redis_version", aux("redis-ver")},
@@ -233,15 +275,44 @@ nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupRe
           {"keys_with_expiry", r.rdb.keys_with_expiry},
           {"keys_per_db", keys},
           {"transfer", r.diskless ? "diskless" : "disk"}};
+  if (!r.full_reason.empty()) source["full_reason"] = r.full_reason;
+  return source;
+}
+
+// Flushes the writer and saves the snapshot (its tree already set) with `source` and a summary.
+Result<RedisBackupResult> Commit(repo::Repository& repo, repo::BlobWriter& writer,
+                                 const repo::RepoLock& lock,
+                                 std::chrono::steady_clock::time_point started,
+                                 nlohmann::json source, uint64_t bytes_total, uint64_t bytes_read,
+                                 RedisBackupResult& result) {
+  if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+  BW_RETURN_IF_ERROR(writer.Flush());
+  result.bytes_stored = writer.stats().bytes_new_stored;
+  if (!lock.StillValid()) {
+    return Error(ErrorCode::kLocked,
+                 "the repository lock could not be refreshed; snapshot not written (run the "
+                 "backup again)");
+  }
+  result.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.snapshot.source = std::move(source);
+  result.snapshot.summary = {
+      {"bytes_total", bytes_total},        {"bytes_read", bytes_read},
+      {"bytes_added", result.bytes_added}, {"bytes_stored", result.bytes_stored},
+      {"blobs_new", result.blobs_new},     {"duration_seconds", result.duration_seconds}};
+  BW_ASSIGN_OR_RETURN(result.snapshot.id, repo::SaveSnapshot(repo, result.snapshot));
+  return std::move(result);
 }
 
 // Receives, verifies and commits; `buffer` holds the received bytes the parser has not read.
 Result<RedisBackupResult> ReceiveInto(repo::Repository& repo, const RedisBackupOptions& options,
                                       ReplicationClient& client, const FullResync& resync,
                                       const repo::RepoLock& lock, SpillBuffer* buffer,
-                                      std::chrono::steady_clock::time_point started) {
+                                      std::chrono::steady_clock::time_point started,
+                                      const std::string& full_reason) {
   RedisBackupResult result;
   result.resync = resync;
+  result.full_reason = full_reason;
   BW_ASSIGN_OR_RETURN(TransferHeader header, client.ReadTransferHeader());
   result.diskless = header.diskless;
   if (options.progress != nullptr && !header.diskless) {
@@ -273,56 +344,171 @@ Result<RedisBackupResult> ReceiveInto(repo::Repository& repo, const RedisBackupO
   result.buffer = buffer->stats();
   BW_RETURN_IF_ERROR(sink.Finish());
 
-  result.snapshot.time_unix_ns = NowNs();
-  result.snapshot.hostname = options.hostname.empty() ? HostName() : options.hostname;
-  result.snapshot.username = UserName(::geteuid());
-  result.snapshot.component = options.component;
-  result.snapshot.kind = kRedisSnapshotKind;
-  result.snapshot.tags = options.tags;
-  result.snapshot.paths = {kRdbFileName};
-  result.snapshot.program_version = BULWARK_VERSION;
-
-  repo::Node node;
-  node.name = kRdbFileName;
-  node.type = repo::NodeType::kFile;
-  node.mode = 0600;  // a keyspace dump: readable by its owner only
-  node.uid = ::geteuid();
-  node.gid = ::getegid();
-  node.user = UserName(node.uid);
-  node.group = GroupName(node.gid);
-  node.mtime_ns = node.atime_ns = node.ctime_ns = result.snapshot.time_unix_ns;
-  node.size = sink.bytes();
-  node.content = std::move(sink.ids());
+  StartSnapshot(options, result.snapshot, {kRdbFileName});
   repo::Tree tree;
-  tree.nodes.push_back(std::move(node));
-  Bytes encoded = repo::EncodeTree(tree);
-  const size_t tree_len = encoded.size();
-  bool tree_new = false;
-  BW_ASSIGN_OR_RETURN(result.snapshot.tree,
-                      writer.Add(repo::BlobType::kTree, std::move(encoded), &tree_new));
-  result.bytes_added = sink.bytes_new() + (tree_new ? tree_len : 0);
+  tree.nodes.push_back(
+      FileNode(kRdbFileName, sink.bytes(), std::move(sink.ids()), result.snapshot.time_unix_ns));
+  BW_ASSIGN_OR_RETURN(bool tree_new, AddTree(writer, tree, result.snapshot.tree,
+                                             result.bytes_added));
+  result.bytes_added += sink.bytes_new();
   result.blobs_new = sink.blobs_new() + (tree_new ? 1 : 0);
 
-  if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
-  BW_RETURN_IF_ERROR(writer.Flush());
-  result.bytes_stored = writer.stats().bytes_new_stored;
-  if (!lock.StillValid()) {
-    return Error(ErrorCode::kLocked,
-                 "the repository lock could not be refreshed; snapshot not written (run the "
-                 "backup again)");
+  return Commit(repo, writer, lock, started, SourceJson(options, result), sink.bytes(),
+                sink.bytes(), result);
+}
+
+
+// The snapshot an incremental one continues: the component's newest Redis snapshot.
+struct IncrementalBase {
+  repo::Snapshot parent;
+  std::string replid;
+  uint64_t offset = 0;        // the parent's end: its RDB's offset or its stream's end
+  uint64_t base_offset = 0;   // the offset of the dump.rdb (the full snapshot's)
+  uint64_t stream_bytes = 0;  // the parent's stream.resp (0 for a full snapshot)
+};
+
+// nullopt (and why) when there is none to continue, or its stream has grown too long.
+Result<std::optional<IncrementalBase>> FindIncrementalBase(const repo::Repository& repo,
+                                                           const RedisBackupOptions& options,
+                                                           std::string& why) {
+  BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));  // oldest first
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (it->kind != kRedisSnapshotKind || it->component != options.component) continue;
+    IncrementalBase base;
+    const nlohmann::json& src = it->source;
+    base.replid = src.value("replid", std::string());
+    base.offset = src.value("offset", uint64_t{0});
+    base.base_offset = src.value("base_offset", base.offset);
+    base.stream_bytes = src.value("stream_bytes", uint64_t{0});
+    const uint64_t rdb_bytes = src.value("rdb_bytes", uint64_t{0});
+    if (base.replid.size() != 40 || !src.contains("offset")) {
+      why = fmt::format("snapshot {} has no replication offset", it->id.ShortHex());
+      return std::optional<IncrementalBase>();
+    }
+    if (static_cast<double>(base.stream_bytes) >
+        options.max_stream_ratio * static_cast<double>(rdb_bytes)) {
+      why = fmt::format("the stream since the last full snapshot ({} bytes) exceeds {:g}% of its "
+                        "RDB ({} bytes)",
+                        base.stream_bytes, options.max_stream_ratio * 100, rdb_bytes);
+      return std::optional<IncrementalBase>();
+    }
+    base.parent = std::move(*it);
+    return std::optional<IncrementalBase>(std::move(base));
   }
-  result.duration_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  result.snapshot.source = SourceJson(options, result);
-  result.snapshot.summary = {
-      {"bytes_total", sink.bytes()},       {"bytes_read", sink.bytes()},
-      {"bytes_added", result.bytes_added}, {"bytes_stored", result.bytes_stored},
-      {"blobs_new", result.blobs_new},     {"duration_seconds", result.duration_seconds}};
-  BW_ASSIGN_OR_RETURN(result.snapshot.id, repo::SaveSnapshot(repo, result.snapshot));
-  return result;
+  return std::optional<IncrementalBase>();
+}
+
+// The incremental snapshot: the stream (base.offset, info.master_repl_offset] that follows
+// +CONTINUE on `client`, stored after the parent's stream.resp, with the parent's dump.rdb.
+Result<RedisBackupResult> ReceiveIncremental(repo::Repository& repo,
+                                             const RedisBackupOptions& options,
+                                             ReplicationClient& client, const IncrementalBase& base,
+                                             const std::string& new_replid, const ServerInfo& info,
+                                             const repo::RepoLock& lock,
+                                             std::chrono::steady_clock::time_point started) {
+  const uint64_t want = info.master_repl_offset - base.offset;
+  BW_ASSIGN_OR_RETURN(repo::Tree parent_tree, files::LoadTree(repo, base.parent.tree));
+  const repo::Node* rdb_node = nullptr;
+  const repo::Node* stream_node = nullptr;
+  for (const auto& n : parent_tree.nodes) {
+    if (n.name == kRdbFileName) rdb_node = &n;
+    if (n.name == kStreamFileName) stream_node = &n;
+  }
+  const uint64_t parent_stream = stream_node != nullptr ? stream_node->size : 0;
+  if (rdb_node == nullptr || parent_stream != base.stream_bytes) {
+    return Error(ErrorCode::kIntegrity,
+                 fmt::format("snapshot {} does not hold the dump.rdb and stream its record names "
+                             "(take a full snapshot with --full; run `bulwark check`)",
+                             base.parent.id.ShortHex()));
+  }
+  if (options.progress != nullptr) {
+    options.progress->bytes_total.store(want);
+    options.progress->totals_final.store(true);
+  }
+
+  RedisBackupResult result;
+  result.incremental = true;
+  repo::BlobWriter writer(repo, options.writer);
+  ChunkSink sink(repo, writer);
+  // Only whole commands may end the stream: the offset INFO reported lies between two.
+  AofFilter commands([](ByteView) { return Status::Ok(); });
+  Bytes block(1u << 20);
+  uint64_t got = 0;
+  auto cut = [&](const std::string& what) {
+    return Error(ErrorCode::kFailure,
+                 fmt::format("the replication stream from {} was cut after {} of {} bytes: {}",
+                             options.endpoint.Display(), got, want, what));
+  };
+  while (got < want) {
+    if (CancelRequested()) return Error(ErrorCode::kCancelled, "backup cancelled");
+    const size_t ask = static_cast<size_t>(std::min<uint64_t>(want - got, block.size()));
+    auto n = client.ReadSome(MutableByteView(block.data(), ask));
+    if (!n.ok()) return cut(n.error().message());
+    if (*n == 0) return cut("the server closed the connection");
+    const ByteView piece(block.data(), *n);
+    BW_RETURN_IF_ERROR(commands.Append(piece));
+    BW_RETURN_IF_ERROR(sink.Append(piece));
+    got += *n;
+    if (options.progress != nullptr) options.progress->bytes_done.fetch_add(*n);
+  }
+  if (Status st = commands.Finish(); !st.ok()) {
+    return st.error().Wrap(fmt::format("the replication stream up to offset {}",
+                                       info.master_repl_offset));
+  }
+  BW_RETURN_IF_ERROR(sink.Finish());
+
+  result.stream_bytes_new = got;
+  result.stream_bytes_total = base.stream_bytes + got;
+  result.resync.replid = new_replid.empty() ? base.replid : new_replid;
+  result.resync.offset = info.master_repl_offset;
+  const nlohmann::json& psrc = base.parent.source;
+  result.rdb.version = psrc.value("rdb_version", 0);
+  result.rdb.bytes = psrc.value("rdb_bytes", uint64_t{0});
+  result.rdb.keys = info.TotalKeys();
+  result.rdb.keys_with_expiry = info.TotalExpires();
+
+  StartSnapshot(options, result.snapshot, {kRdbFileName, kStreamFileName});
+  repo::Tree tree;
+  tree.nodes.push_back(*rdb_node);
+  std::vector<Id> stream_ids;
+  if (stream_node != nullptr) stream_ids = stream_node->content;
+  stream_ids.insert(stream_ids.end(), sink.ids().begin(), sink.ids().end());
+  tree.nodes.push_back(FileNode(kStreamFileName, result.stream_bytes_total, std::move(stream_ids),
+                                result.snapshot.time_unix_ns));
+  BW_ASSIGN_OR_RETURN(bool tree_new,
+                      AddTree(writer, tree, result.snapshot.tree, result.bytes_added));
+  result.bytes_added += sink.bytes_new();
+  result.blobs_new = sink.blobs_new() + (tree_new ? 1 : 0);
+
+  nlohmann::json source = psrc;  // the dump.rdb's fields (rdb_*, checksum_verified) carry over
+  nlohmann::json keys = nlohmann::json::object();
+  for (const DbKeys& db : info.keyspace) keys[std::to_string(db.db)] = db.keys;
+  source.erase("full_reason");
+  source["endpoint"] = options.endpoint.Display();
+  source["replid"] = result.resync.replid;
+  source["offset"] = result.resync.offset;
+  source["incremental"] = true;
+  source["parent"] = base.parent.id.Hex();
+  source["base_snapshot"] = psrc.value("base_snapshot", base.parent.id.Hex());
+  source["base_offset"] = base.base_offset;
+  source["stream_bytes"] = result.stream_bytes_total;
+  source["stream_bytes_new"] = got;
+  source["stream_commands_new"] = commands.commands();
+  if (!info.redis_version.empty()) source["redis_version"] = info.redis_version;
+  source["keys"] = result.rdb.keys;
+  source["keys_with_expiry"] = result.rdb.keys_with_expiry;
+  source["keys_per_db"] = keys;
+  source["transfer"] = "continue";
+  return Commit(repo, writer, lock, started, std::move(source),
+                result.rdb.bytes + result.stream_bytes_total, got, result);
 }
 
 }  // namespace
+
+bool IsIncrementalRedisSnapshot(const repo::Snapshot& snapshot) {
+  return snapshot.kind == kRedisSnapshotKind && snapshot.source.is_object() &&
+         snapshot.source.value("incremental", false);
+}
 
 Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupOptions& options) {
   const auto started = std::chrono::steady_clock::now();
@@ -336,8 +522,42 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
   BW_RETURN_IF_ERROR(client.Handshake());
   BW_ASSIGN_OR_RETURN(auto lock,
                       repo::RepoLock::Acquire(repo, repo::LockKind::kShared, "backup redis"));
+  std::string full_reason = options.full ? "--full" : "";
+  std::optional<IncrementalBase> base;
+  if (!options.full) {
+    BW_ASSIGN_OR_RETURN(base, FindIncrementalBase(repo, options, full_reason));
+  }
+  if (base) {
+    // The server's offset now is where the snapshot ends: read on a second connection, as
+    // INFO (unlike the replication rights) may be missing from the ACL user.
+    constexpr char kRights[] = "+psync +replconf +ping +info";
+    BW_ASSIGN_OR_RETURN(RedisConnection probe,
+                        RedisConnection::Connect(options.endpoint, options.timeout_seconds));
+    BW_RETURN_IF_ERROR(Authenticate(probe, kRights));
+    auto info = QueryServerInfo(probe, "", kRights);
+    if (!info.ok()) {
+      if (info.error().code() != ErrorCode::kUsage) return info.error();
+      full_reason = info.error().message();
+    } else if (!info->has_repl_offset || info->master_repl_offset < base->offset) {
+      full_reason = fmt::format("the server's replication offset ({}) is before the last "
+                                "snapshot's ({})",
+                                info->master_repl_offset, base->offset);
+    } else {
+      BW_ASSIGN_OR_RETURN(PsyncReply reply, client.PsyncFrom(base->replid, base->offset + 1));
+      if (!reply.full) {
+        return ReceiveIncremental(repo, options, client, *base, reply.new_replid, *info, *lock,
+                                  started);
+      }
+      full_reason = fmt::format(
+          "the server could not continue the stream of snapshot {} at offset {} (another "
+          "server, a restart, or the offset has left its repl-backlog-size)",
+          base->parent.id.ShortHex(), base->offset);
+      return ReceiveInto(repo, options, client, reply.resync, *lock, buffer.get(), started,
+                         full_reason);
+    }
+  }
   BW_ASSIGN_OR_RETURN(FullResync resync, client.Psync());
-  return ReceiveInto(repo, options, client, resync, *lock, buffer.get(), started);
+  return ReceiveInto(repo, options, client, resync, *lock, buffer.get(), started, full_reason);
 }
 
 Result<RedisBackupResult> ReceiveSnapshot(repo::Repository& repo, const RedisBackupOptions& options,
@@ -348,7 +568,7 @@ Result<RedisBackupResult> ReceiveSnapshot(repo::Repository& repo, const RedisBac
   spill.spill_dir = options.spill_dir;
   BW_ASSIGN_OR_RETURN(std::unique_ptr<SpillBuffer> buffer, SpillBuffer::Create(spill));
   return ReceiveInto(repo, options, client, resync, lock, buffer.get(),
-                     std::chrono::steady_clock::now());
+                     std::chrono::steady_clock::now(), "");
 }
 
 }  // namespace bulwark::sources::redis

@@ -1,8 +1,11 @@
 // Redis source, backup side: connects to a Redis primary as a replica, receives the full-resync
 // RDB (on-disk or diskless form) on a receiver thread that never stalls the socket, verifies
 // it with the streaming RDB parser while chunking and storing it, and commits a snapshot of
-// kind "redis" holding one file "dump.rdb" only when the whole RDB verified. One call runs one
-// backup from any one thread; the repository index must be loaded (Repository::LoadIndex).
+// kind "redis" holding one file "dump.rdb" only when the whole RDB verified. When the
+// component's last snapshot can be continued (PSYNC <replid> <offset> answered +CONTINUE), the
+// snapshot is incremental instead: the same dump.rdb plus "stream.resp", the replication stream
+// from the RDB's offset to the server's offset at backup time, of which only the new part is
+// stored. One call runs one backup from any one thread; the repository index must be loaded.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,10 @@ namespace bulwark::sources::redis {
 
 inline constexpr char kRedisSnapshotKind[] = "redis";
 inline constexpr char kRdbFileName[] = "dump.rdb";
+inline constexpr char kStreamFileName[] = "stream.resp";
+
+// Whether the snapshot is incremental (dump.rdb of an earlier full snapshot + stream.resp).
+bool IsIncrementalRedisSnapshot(const repo::Snapshot& snapshot);
 
 struct RedisBackupOptions {
   RedisEndpoint endpoint;
@@ -40,6 +47,11 @@ struct RedisBackupOptions {
   // busy (chunks average 1 MiB): a small one keeps the peak memory low.
   repo::WriterOptions writer{.max_queued_bytes = 16u << 20};
   Progress* progress = nullptr;  // bytes_done = RDB bytes received
+  // Take a full snapshot even when the last one could be continued.
+  bool full = false;
+  // A full snapshot once the stream since the last one exceeds this share of its RDB (a restore
+  // replays the whole stream; the next full snapshot starts a new one).
+  double max_stream_ratio = 0.5;
 };
 
 struct RedisBackupResult {
@@ -52,8 +64,17 @@ struct RedisBackupResult {
   uint64_t bytes_stored = 0;  // sealed bytes of new blobs
   uint64_t blobs_new = 0;
   double duration_seconds = 0;
+  // Incremental only (rdb then describes the dump.rdb it shares with its full snapshot, but
+  // rdb.keys the keys the server held at the snapshot's offset).
+  bool incremental = false;
+  uint64_t stream_bytes_new = 0;    // stream received by this backup
+  uint64_t stream_bytes_total = 0;  // stream.resp: everything since the full snapshot
+  // Full only: why no incremental snapshot was taken (empty: no earlier snapshot).
+  std::string full_reason;
 };
 
+// Tries an incremental snapshot first (unless options.full), which needs +info besides the
+// replication rights; falls back to a full one and says why in full_reason.
 // Errors: kUsage for wrong credentials / missing ACL permissions (see ReplicationClient),
 // kFailure for a loading server, a malformed or unsupported RDB, or a transfer cut short (the
 // message says how many bytes arrived). Nothing is committed on any error.

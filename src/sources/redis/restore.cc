@@ -11,6 +11,7 @@
 #include <map>
 
 #include "repo/redis_stream_store.h"
+#include "sources/files/list.h"
 #include "sources/files/restore.h"
 #include "sources/redis/backup.h"
 #include "sources/redis/resp_stream.h"
@@ -159,6 +160,15 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
     return Error(ErrorCode::kUsage, fmt::format("snapshot {} is of kind '{}', not a Redis snapshot",
                                                 base->id.ShortHex(), base->kind));
   }
+  if (base && IsIncrementalRedisSnapshot(*base)) {
+    return Error(ErrorCode::kUsage,
+                 fmt::format("snapshot {} is incremental: --time starts from a full snapshot and "
+                             "its captured stream (give its full snapshot {} or \"latest\", or "
+                             "restore {} without --time)",
+                             base->id.ShortHex(),
+                             base->source.value("base_snapshot", std::string()).substr(0, 8),
+                             base->id.ShortHex()));
+  }
   BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));  // oldest first
   std::string component = base ? base->component : component_hint;
   if (component.empty()) {
@@ -168,7 +178,10 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
   }
   std::vector<repo::Snapshot> snaps;
   for (auto& s : all) {
-    if (s.kind == kRedisSnapshotKind && s.component == component) snaps.push_back(std::move(s));
+    if (s.kind == kRedisSnapshotKind && s.component == component &&
+        !IsIncrementalRedisSnapshot(s)) {
+      snaps.push_back(std::move(s));
+    }
   }
   if (snaps.empty()) {
     return Error(ErrorCode::kNotFound,
@@ -260,8 +273,47 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
   return plan;
 }
 
+Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo,
+                                           const repo::Snapshot& snapshot) {
+  if (!IsIncrementalRedisSnapshot(snapshot)) {
+    return Error(ErrorCode::kUsage,
+                 fmt::format("snapshot {} is not an incremental Redis snapshot",
+                             snapshot.id.ShortHex()));
+  }
+  RedisPitrPlan plan;
+  plan.snapshot = snapshot;
+  plan.from_offset = snapshot.source.value("base_offset", uint64_t{0});
+  plan.to_offset = snapshot.source.value("offset", uint64_t{0});
+  BW_ASSIGN_OR_RETURN(repo::Tree tree, files::LoadTree(repo, snapshot.tree));
+  const repo::Node* stream = nullptr;
+  for (const auto& n : tree.nodes) {
+    if (n.name == kStreamFileName) stream = &n;
+  }
+  if (stream == nullptr || plan.to_offset < plan.from_offset ||
+      stream->size != plan.to_offset - plan.from_offset) {
+    return Error(ErrorCode::kIntegrity,
+                 fmt::format("incremental snapshot {} does not hold the stream from offset {} to "
+                             "{} its record names (run `bulwark check`)",
+                             snapshot.id.ShortHex(), plan.from_offset, plan.to_offset));
+  }
+  plan.snapshot_stream = stream->content;
+  return plan;
+}
+
 Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
                        const std::function<Status(ByteView)>& sink) {
+  uint64_t read = 0;
+  for (const Id& id : plan.snapshot_stream) {
+    auto blob = repo.LoadBlob(repo::BlobType::kData, id);
+    if (!blob.ok()) {
+      return Error(ErrorCode::kIntegrity,
+                   fmt::format("the stream.resp of snapshot {} is unreadable after {} bytes: {} "
+                               "(run `bulwark check --read-data`)",
+                               plan.snapshot.id.ShortHex(), read, blob.error().message()));
+    }
+    read += blob->size();
+    BW_RETURN_IF_ERROR(sink(*blob));
+  }
   for (const auto& r : plan.chain) {
     if (r.start_offset >= plan.to_offset) break;
     const uint64_t want = std::min(r.end_offset, plan.to_offset) - r.start_offset;
@@ -284,6 +336,12 @@ Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
   if (options.target.empty()) return Error(ErrorCode::kUsage, "--target is required");
   BW_ASSIGN_OR_RETURN(RedisPitrPlan plan,
                       PlanRedisPitr(repo, base, options.component, options.time_unix_ns));
+  return RestoreRedisPlan(repo, plan, options);
+}
+
+Result<RedisPitrResult> RestoreRedisPlan(repo::Repository& repo, const RedisPitrPlan& plan,
+                                         const RedisPitrOptions& options) {
+  if (options.target.empty()) return Error(ErrorCode::kUsage, "--target is required");
   const repo::Snapshot* chosen = &plan.snapshot;
   RedisPitrResult result;
   result.snapshot = plan.snapshot;

@@ -30,6 +30,8 @@ struct RedisRestoreResult {
   RdbInfo rdb;       // from re-reading the restored file
 };
 
+// Of an incremental snapshot this writes only the dump.rdb it shares with its full snapshot:
+// RestoreRedisPlan(PlanRedisIncremental) adds its stream.
 // kUsage if the snapshot is not of kind "redis" or dump.rdb exists without force; kIntegrity
 // if the repository data is damaged or the restored file does not verify.
 Result<RedisRestoreResult> RestoreRedis(repo::Repository& repo, const repo::Snapshot& snapshot,
@@ -58,7 +60,9 @@ struct RedisPitrResult {
 
 // The base snapshot and the captured stream that lead to a point in time.
 struct RedisPitrPlan {
-  repo::Snapshot snapshot;                     // the base
+  repo::Snapshot snapshot;  // the base
+  // An incremental snapshot's own stream.resp (its data blobs, in order), which comes first.
+  std::vector<Id> snapshot_stream;
   std::vector<repo::RedisStreamRecord> chain;  // records holding (from_offset, to_offset]
   uint64_t from_offset = 0;                    // the snapshot's replication offset
   uint64_t to_offset = 0;                      // end of the last batch received by the time
@@ -72,13 +76,18 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
                                     const std::optional<repo::Snapshot>& base,
                                     const std::string& component, int64_t time_unix_ns);
 
+// An incremental snapshot restores like a point in time: its dump.rdb, then its stream.resp
+// (from its base offset to its own offset). kUsage for any other snapshot.
+Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo, const repo::Snapshot& snapshot);
+
 // Passes the plan's stream bytes (from_offset, to_offset] to `sink` in order, in pieces cut
 // anywhere. kIntegrity for unreadable stream data.
 Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
                        const std::function<Status(ByteView)>& sink);
 
-// Point-in-time restore. `base` is an explicit snapshot, or nullopt to pick the newest redis
-// snapshot (of the component) taken at or before the time whose captured stream reaches it.
+// Point-in-time restore. `base` is an explicit full snapshot, or nullopt to pick the newest full
+// redis snapshot (of the component) taken at or before the time whose captured stream reaches
+// it (incremental snapshots carry no captured stream of their own).
 // Writes target/dump.rdb (the base snapshot) and target/appendonlydir/ (the base RDB, the
 // stream's commands up to the last batch received at or before the time, and the manifest),
 // so `redis-server --dir target --appendonly yes` loads the keyspace at that time. kUsage,
@@ -87,5 +96,10 @@ Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
 Result<RedisPitrResult> RestoreRedisAt(repo::Repository& repo,
                                        const std::optional<repo::Snapshot>& base,
                                        const RedisPitrOptions& options);
+
+// Writes what `plan` describes, as RestoreRedisAt does (options.time_unix_ns and component are
+// not used): for PlanRedisIncremental, the keyspace at the incremental snapshot's offset.
+Result<RedisPitrResult> RestoreRedisPlan(repo::Repository& repo, const RedisPitrPlan& plan,
+                                         const RedisPitrOptions& options);
 
 }  // namespace bulwark::sources::redis

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <thread>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "sources/redis/replication_client.h"
 #include "sources/redis/resp_stream.h"
 #include "sources/redis/restore.h"
+#include "sources/redis/server_info.h"
 
 namespace bulwark::sources::redis {
 
@@ -36,34 +36,6 @@ std::string Quote(std::string_view key) {
   }
   if (key.size() > 100) out += "...";
   return "'" + out + "'";
-}
-
-// Keys per database from INFO keyspace ("db3:keys=12,expires=1,avg_ttl=0").
-Result<std::vector<std::pair<uint64_t, uint64_t>>> KeysPerDb(RedisConnection& conn) {
-  BW_RETURN_IF_ERROR(conn.Send({"INFO", "keyspace"}));
-  BW_ASSIGN_OR_RETURN(RespReply reply, conn.ReadReply());
-  if (reply.IsError()) {
-    return ClassifyRedisError(conn.endpoint(), reply.str, "INFO keyspace", kRights);
-  }
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  size_t start = 0;
-  const std::string& text = reply.str;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + start, end - start);
-    start = end + 1;
-    if (!line.starts_with("db")) continue;
-    size_t colon = line.find(':');
-    size_t keys = line.find("keys=");
-    if (colon == std::string_view::npos || keys == std::string_view::npos) continue;
-    uint64_t db = 0;
-    uint64_t n = 0;
-    std::from_chars(line.data() + 2, line.data() + colon, db);
-    std::from_chars(line.data() + keys + 5, line.data() + line.size(), n);
-    if (n > 0) out.emplace_back(db, n);
-  }
-  return out;
 }
 
 // Commands written ahead of their replies, in batches bounded by bytes and count; each reply is
@@ -258,24 +230,6 @@ class Fd {
   int fd_;
 };
 
-Status Authenticate(RedisConnection& conn) {
-  const RedisEndpoint& ep = conn.endpoint();
-  if (ep.password.empty() && ep.user.empty()) return Status::Ok();
-  std::vector<std::string> auth = {"AUTH"};
-  if (!ep.user.empty()) auth.push_back(ep.user);
-  auth.push_back(ep.password);
-  BW_RETURN_IF_ERROR(conn.Send(auth));
-  BW_ASSIGN_OR_RETURN(RespReply reply, conn.ReadReply());
-  if (reply.IsError()) return ClassifyRedisError(ep, reply.str, "AUTH", kRights);
-  return Status::Ok();
-}
-
-uint64_t Sum(const std::vector<std::pair<uint64_t, uint64_t>>& per_db) {
-  uint64_t n = 0;
-  for (const auto& [db, keys] : per_db) n += keys;
-  return n;
-}
-
 }  // namespace
 
 std::string DumpPayload(uint8_t type, ByteView value, int rdb_version) {
@@ -305,6 +259,11 @@ Result<RedisRestoreToResult> RestoreRedisTo(repo::Repository& repo,
   } else {
     if (!snapshot) return Error(ErrorCode::kUsage, "no snapshot to restore");
     result.snapshot = *snapshot;
+    if (IsIncrementalRedisSnapshot(*snapshot)) {
+      BW_ASSIGN_OR_RETURN(plan, PlanRedisIncremental(repo, *snapshot));
+      result.from_offset = plan->from_offset;
+      result.to_offset = plan->to_offset;
+    }
   }
   const repo::Snapshot& snap = result.snapshot;
   if (snap.kind != kRedisSnapshotKind) {
@@ -315,13 +274,13 @@ Result<RedisRestoreToResult> RestoreRedisTo(repo::Repository& repo,
   BW_ASSIGN_OR_RETURN(RedisConnection conn,
                       RedisConnection::Connect(options.endpoint, options.timeout_seconds));
   const std::string where = conn.endpoint().Display();
-  BW_RETURN_IF_ERROR(Authenticate(conn));
-  BW_ASSIGN_OR_RETURN(auto before, KeysPerDb(conn));
-  result.keys_existing = Sum(before);
+  BW_RETURN_IF_ERROR(Authenticate(conn, kRights));
+  BW_ASSIGN_OR_RETURN(ServerInfo before, QueryServerInfo(conn, "keyspace", kRights));
+  result.keys_existing = before.TotalKeys();
   if (result.keys_existing > 0 && !options.force) {
     std::string dbs;
-    for (const auto& [db, n] : before) {
-      dbs += fmt::format("{}db{}={}", dbs.empty() ? "" : ", ", db, n);
+    for (const DbKeys& db : before.keyspace) {
+      dbs += fmt::format("{}db{}={}", dbs.empty() ? "" : ", ", db.db, db.keys);
     }
     return Error(ErrorCode::kUsage,
                  fmt::format("Redis at {} is not empty ({} keys: {}); restore into an empty "
@@ -401,8 +360,8 @@ Result<RedisRestoreToResult> RestoreRedisTo(repo::Repository& repo,
     result.commands = sent;
     result.dropped_commands = aof.dropped() + dropped;
   }
-  BW_ASSIGN_OR_RETURN(auto after, KeysPerDb(conn));
-  result.keys_after = Sum(after);
+  BW_ASSIGN_OR_RETURN(ServerInfo after, QueryServerInfo(conn, "keyspace", kRights));
+  result.keys_after = after.TotalKeys();
   return result;
 }
 

@@ -41,7 +41,7 @@ struct RedisRestoreToResult {
   uint64_t keys_existing = 0;  // keys the server held before (only with force)
   uint64_t keys_restored = 0;  // RESTORE commands sent (a key already expired is not created)
   uint64_t functions = 0;      // function libraries restored
-  // Point in time only:
+  // Point in time and incremental snapshots only:
   uint64_t from_offset = 0;
   uint64_t to_offset = 0;
   int64_t last_batch_unix_ns = 0;
