@@ -174,6 +174,10 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   audit.record().details["snapshot"] = res.snapshot.id.Hex();
   audit.record().details["source"] = res.snapshot.source;
   Status audited = audit.Finish(r, "success");
+  if (!res.full_reason.empty() && !args.full && !ctx.quiet()) {
+    fmt::print(stderr, "backup redis: a full snapshot, not an incremental one: {}\n",
+               res.full_reason);
+  }
   if (ctx.json()) {
     PrintJson({{"snapshot", res.snapshot.id.Hex()},
                {"component", res.snapshot.component},
@@ -195,9 +199,6 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
         FormatBytes(res.bytes_added), FormatBytes(res.bytes_stored),
         FormatDuration(res.duration_seconds));
   } else if (!ctx.quiet()) {
-    if (!res.full_reason.empty() && !args.full) {
-      fmt::print(stderr, "backup redis: a full snapshot: {}\n", res.full_reason);
-    }
     fmt::print(
         "snapshot {} saved ({}): Redis {} RDB v{}, {} keys, {} ({} transfer, offset {}); {} "
         "added ({} stored) in {}\n",

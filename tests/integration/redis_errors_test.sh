@@ -13,7 +13,7 @@ snapshot_count() {
 }
 
 REDIS_SANDBOX_PASSWORD=s3cret \
-  REDIS_SANDBOX_ACL="bulwark on >bwpass -@all +psync +replconf +ping" \
+  REDIS_SANDBOX_ACL="bulwark on >bwpass -@all +psync +replconf +ping +info" \
   redis_start "$T/auth"
 REDISCLI_AUTH=s3cret rcli "$T/auth" set k v >/dev/null
 url="unix://$T/auth/redis.sock"

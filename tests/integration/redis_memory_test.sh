@@ -43,7 +43,7 @@ for transfer in disk diskless; do
     rcli "$T/src" config set repl-diskless-sync-delay 0 >/dev/null
   fi
   rss=$(peak_rss_run "$T/b$n.json" "$BIN" --json backup redis --component cache \
-    --url "unix://$T/src/redis.sock" --buffer-mib 8 --spill-dir "$T/spill") ||
+    --url "unix://$T/src/redis.sock" --buffer-mib 8 --spill-dir "$T/spill" --full) ||
     fail "backup ($transfer) failed"
   [[ $(json "$T/b$n.json" 'd["source"]["transfer"]') == "$transfer" ]] || fail "not $transfer"
   spilled=$(json "$T/b$n.json" 'd["buffer"]["spilled_bytes"]')

@@ -44,9 +44,10 @@ expect_exit 2 restore redis latest --target "$T/r1"
 assert_grep "already exists" "$T/err"
 bw restore redis latest --target "$T/r1" --force >/dev/null
 
-# 2. Diskless transfer over TCP; the keyspace is unchanged, so little is added.
+# 2. Diskless transfer over TCP (a full snapshot: an incremental one would transfer no RDB);
+#    the keyspace is unchanged, so little is added.
 rcli "$T/src" config set repl-diskless-sync yes >/dev/null
-bw --json backup redis --component sessions --url "redis://127.0.0.1:$port/0" >"$T/b2.json"
+bw --json backup redis --component sessions --url "redis://127.0.0.1:$port/0" --full >"$T/b2.json"
 [[ $(json "$T/b2.json" 'd["source"]["transfer"]') == diskless ]] || fail "expected diskless"
 added=$(json "$T/b2.json" 'd["summary"]["bytes_added"]')
 log "snapshot 2 (diskless, unchanged keyspace): added $added of $rdb_bytes bytes"

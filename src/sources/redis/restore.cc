@@ -370,7 +370,11 @@ Result<RedisPitrResult> RestoreRedisPlan(repo::Repository& repo, const RedisPitr
   if (::mkdir(tmp.c_str(), 0700) != 0) return ErrnoError("creating " + tmp, errno);
   const std::string base_name = "appendonly.aof.1.base.rdb";
   const std::string incr_name = "appendonly.aof.1.incr.aof";
-  BW_RETURN_IF_ERROR(CopyFile(rdb.path, tmp + "/" + base_name));
+  // The AOF's base is the restored dump.rdb: a second name for it, not a second copy (Redis
+  // replaces either file by renaming a new one over it, never by writing into it).
+  if (::link(rdb.path.c_str(), (tmp + "/" + base_name).c_str()) != 0) {
+    BW_RETURN_IF_ERROR(CopyFile(rdb.path, tmp + "/" + base_name));
+  }
   {
     BW_ASSIGN_OR_RETURN(OutFile incr, OutFile::Create(tmp + "/" + incr_name));
     AofFilter aof([&incr](ByteView bytes) { return incr.Write(bytes); });
