@@ -14,6 +14,7 @@
 #include "repo/check.h"
 #include "repo/snapshot.h"
 #include "sources/postgres/wal_archive.h"
+#include "sources/redis/stream_check.h"
 
 namespace bulwark::cli {
 
@@ -52,7 +53,7 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   const auto& rep = *report;
   const auto& c = rep.counters;
   // Continuity and data of the archived PostgreSQL WAL (when the repository itself is sound).
-  std::vector<std::string> wal_problems;
+  std::vector<std::string> data_problems;
   nlohmann::json wal = nlohmann::json::array();
   if (rep.ok()) {
     Status loaded = r.LoadIndex();
@@ -60,7 +61,7 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
                          ? sources::postgres::CheckWalArchive(r)
                          : Result<std::vector<sources::postgres::WalCheckResult>>(loaded.error());
     if (!wal_check.ok()) {
-      wal_problems.push_back("WAL archive: " + wal_check.error().message());
+      data_problems.push_back("WAL archive: " + wal_check.error().message());
     } else {
       for (const auto& w : *wal_check) {
         wal.push_back({{"component", w.component},
@@ -68,18 +69,37 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
                        {"to", w.to},
                        {"files", w.files},
                        {"problems", w.problems}});
-        wal_problems.insert(wal_problems.end(), w.problems.begin(), w.problems.end());
+        data_problems.insert(data_problems.end(), w.problems.begin(), w.problems.end());
       }
     }
   }
-  const bool ok = rep.ok() && wal_problems.empty();
+  // The captured Redis streams and incremental Redis snapshots (likewise).
+  nlohmann::json redis = nlohmann::json::array();
+  if (rep.ok()) {
+    auto redis_check = sources::redis::CheckRedisData(r, options.read_data);
+    if (!redis_check.ok()) {
+      data_problems.push_back("Redis data: " + redis_check.error().message());
+    } else {
+      for (const auto& c : *redis_check) {
+        redis.push_back({{"component", c.component},
+                         {"snapshots", c.snapshots},
+                         {"incremental", c.incremental},
+                         {"segments", c.segments},
+                         {"stream_bytes", c.stream_bytes},
+                         {"bytes_read", c.bytes_read},
+                         {"problems", c.problems}});
+        data_problems.insert(data_problems.end(), c.problems.begin(), c.problems.end());
+      }
+    }
+  }
+  const bool ok = rep.ok() && data_problems.empty();
   audit.record().validated = ok;
   audit.record().validation_timestamp =
       repo::FormatTimeRfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
   audit.record().backup_size = c.bytes_read;
-  audit.record().details["errors"] = rep.errors.size() + wal_problems.size();
+  audit.record().details["errors"] = rep.errors.size() + data_problems.size();
   audit.record().details["affected_snapshots"] = rep.affected.size();
   audit.record().details["snapshots"] = c.snapshots;
   audit.record().details["packs"] = c.packs;
@@ -88,11 +108,12 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   if (ctx.json()) {
     nlohmann::json j = repo::CheckReportToJson(rep);
     j["wal"] = wal;
-    if (!wal_problems.empty()) j["ok"] = false;
+    j["redis"] = redis;
+    if (!data_problems.empty()) j["ok"] = false;
     PrintJson(j);
   } else {
     for (const auto& e : rep.errors) fmt::print("error: {}\n", e);
-    for (const auto& e : wal_problems) fmt::print("error: {}\n", e);
+    for (const auto& e : data_problems) fmt::print("error: {}\n", e);
     for (const auto& line : rep.DamageLines()) fmt::print("damaged: {}\n", line);
     if (!ctx.quiet()) {
       for (const auto& w : rep.warnings) fmt::print("warning: {}\n", w);
@@ -115,11 +136,21 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
                    w["from"].get<std::string>(), w["to"].get<std::string>(),
                    w["problems"].empty() ? "continuous" : "problems found");
       }
+      for (const auto& c : redis) {
+        fmt::print("Redis data of component {}: {} snapshots ({} incremental), {} stream "
+                   "segments ({}){}: {}\n",
+                   c["component"].get<std::string>(), c["snapshots"].get<uint64_t>(),
+                   c["incremental"].get<uint64_t>(), c["segments"].get<uint64_t>(),
+                   FormatBytes(c["stream_bytes"].get<uint64_t>()),
+                   options.read_data ? ", commands parsed" : "",
+                   c["problems"].empty() ? "consistent" : "problems found");
+      }
     }
   }
-  if (rep.ok() && !wal_problems.empty()) {
-    PrintWarning(fmt::format("check: {} problem{} in the archived WAL", wal_problems.size(),
-                             wal_problems.size() == 1 ? "" : "s"));
+  if (rep.ok() && !data_problems.empty()) {
+    PrintWarning(fmt::format("check: {} problem{} in the archived WAL or Redis data",
+                             data_problems.size(),
+                             data_problems.size() == 1 ? "" : "s"));
     return 4;
   }
   if (!rep.ok()) {

@@ -79,6 +79,15 @@ s3=$(json "$T/b3.json" 'd["snapshot"]')
 restore_check "$s2" "$T/want2" r2
 restore_check latest "$T/want3" r3
 
+# check: both incrementals' stream.resp are as long as their offsets say and whole commands.
+bw --json check --read-data >"$T/check.json"
+[[ $(json "$T/check.json" '[c["incremental"] for c in d["redis"] if c["component"] == "cache"][0]') \
+  -eq 2 ]] || fail "check did not see the incremental snapshots"
+[[ $(json "$T/check.json" 'sum(len(c["problems"]) for c in d["redis"])') -eq 0 ]] ||
+  fail "check found problems"
+[[ $(json "$T/check.json" 'sum(c["bytes_read"] for c in d["redis"])') -gt 0 ]] ||
+  fail "check --read-data parsed no stream.resp"
+
 # Into a live, empty server: the same keyspace.
 redis_start "$T/live"
 bw restore redis "$s3" --to "unix://$T/live/redis.sock" >/dev/null

@@ -228,4 +228,30 @@ wait "$STREAM" || rc=$?
 "$BIN" --json redis-status --component rs >"$T/status.json"
 [[ $(json "$T/status.json" 'd["offset"]') -ge $want ]] ||
   fail "the last writes were not stored on SIGTERM"
+
+# --- check: the captured streams continue their snapshots and are whole commands; a lost
+# segment (the oldest of the snapshot with the most, so offsets after the snapshot's go
+# missing) and a damaged one are found (exit 4).
+bw --json check --read-data >"$T/check.json"
+[[ $(json "$T/check.json" 'sum(c["segments"] for c in d["redis"])') -gt 2 ]] ||
+  fail "check saw no stream segments"
+[[ $(json "$T/check.json" 'sum(c["bytes_read"] for c in d["redis"])') -gt 0 ]] ||
+  fail "check --read-data read no stream bytes"
+[[ $(json "$T/check.json" 'sum(len(c["problems"]) for c in d["redis"])') -eq 0 ]] ||
+  fail "check found problems in a sound stream"
+seg_dir=$(for d in "$REPO"/redis-stream/*/*/; do echo "$(ls "$d" | wc -l) $d"; done |
+  sort -n | tail -1 | cut -d' ' -f2)
+[[ $(ls "$seg_dir" | wc -l) -ge 2 ]] || fail "no snapshot with two segments"
+oldest=$(ls -tr "$seg_dir" | head -1)
+mv "$seg_dir/$oldest" "$T/segment.saved"
+expect_exit 4 check
+assert_grep "are missing (a segment is lost)" "$T/out"
+mv "$T/segment.saved" "$seg_dir/$oldest"
+bw check >/dev/null
+newest=$(ls -t "$seg_dir" | head -1)
+cp "$seg_dir/$newest" "$T/segment.saved"
+printf 'X' | dd of="$seg_dir/$newest" bs=1 seek=40 conv=notrunc status=none
+expect_exit 4 check --read-data
+assert_grep "Redis stream of component" "$T/out"
+cp "$T/segment.saved" "$seg_dir/$newest"
 log "ok"
