@@ -47,6 +47,7 @@ struct RedisBackupArgs : RedisConnArgs {
   std::string spill_dir;
   bool full = false;
   double max_stream_percent = 50;
+  int compression_level = 1;
 };
 
 // Where RDB bytes the consumer has not caught up with wait: --spill-dir, else $TMPDIR, else
@@ -160,6 +161,7 @@ int RunBackupRedis(Context& ctx, const RedisBackupArgs& args) {
   options.max_buffered_bytes = std::max<size_t>(args.buffer_mib, 1) << 20;
   options.spill_dir = SpillDir(args);
   options.full = args.full;
+  options.writer.compression_level = args.compression_level;
   options.max_stream_ratio = args.max_stream_percent / 100;
   Progress progress;
   options.progress = &progress;
@@ -450,6 +452,10 @@ void RegisterBackupRedis(CLI::App* backup, Context& ctx) {
   sub->add_flag("--full", args->full,
                 "A full snapshot (the RDB) even when the last one can be continued from the "
                 "server's replication backlog");
+  sub->add_option("--compression-level", args->compression_level,
+                  "zstd level of this snapshot's data (default 1, not the repository's: RDB "
+                  "strings are LZF-compressed already)")
+      ->check(CLI::Range(-7, 22));
   sub->add_option("--max-stream-percent", args->max_stream_percent,
                   "A full snapshot once the stream kept since the last one exceeds this share of "
                   "its RDB (default 50)")

@@ -129,7 +129,8 @@ struct BlobWriter::Impl {
 
   void EncodeAndPack(BlobType type, const Id& id, ByteView plaintext, Bytes& sealed) {
     sealed.clear();
-    EncodeBlob(repo.key().encryption, type, id, plaintext, repo.config().compression_level, sealed);
+    EncodeBlob(repo.key().encryption, type, id, plaintext,
+               options.compression_level.value_or(repo.config().compression_level), sealed);
     bytes_stored += sealed.size();
     const int t = static_cast<int>(type);
     std::optional<PackBuilder> full;

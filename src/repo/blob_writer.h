@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "core/bytes.h"
 #include "core/result.h"
@@ -27,6 +28,9 @@ struct WriterOptions {
   int uploaders = 0;
   size_t max_queued_bytes = 64u << 20;  // plaintext waiting for workers
   uint32_t packs_per_index = 64;        // write an index file every N packs (crash progress)
+  // zstd level for this writer's blobs instead of the repository's (a source that knows its
+  // data compresses as well, faster, at another level).
+  std::optional<int> compression_level;
 };
 
 struct WriterStats {

@@ -44,8 +44,10 @@ struct RedisBackupOptions {
   size_t max_buffered_bytes = 32u << 20;
   std::string spill_dir;
   // The spill buffer absorbs the backlog, so the writer's queue only has to keep its workers
-  // busy (chunks average 1 MiB): a small one keeps the peak memory low.
-  repo::WriterOptions writer{.max_queued_bytes = 16u << 20};
+  // busy (chunks average 1 MiB): a small one keeps the peak memory low. zstd level 1: an RDB's
+  // compressible strings are LZF-compressed already, and on market-data values level 1 both
+  // ran twice as fast as level 3 and stored less (docs/BENCHMARKS.md).
+  repo::WriterOptions writer{.max_queued_bytes = 16u << 20, .compression_level = 1};
   Progress* progress = nullptr;  // bytes_done = RDB bytes received
   // Take a full snapshot even when the last one could be continued.
   bool full = false;
