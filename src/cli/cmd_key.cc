@@ -9,6 +9,7 @@
 #include "cli/output.h"
 #include "cli/parse.h"
 #include "cli/passphrase.h"
+#include "crypto/key_cache.h"
 #include "repo/key_slots.h"
 #include "repo/snapshot.h"
 
@@ -99,6 +100,18 @@ int RunKeyRemove(Context& ctx, const KeyArgs& args) {
   return 0;
 }
 
+// Needs no repository: the cache belongs to the OS user, not to a repository.
+int RunKeyUncache(Context& ctx) {
+  auto cleared = crypto::ClearCachedKeks();
+  if (!cleared.ok()) return ReportError(cleared.error(), "key uncache");
+  if (ctx.json()) {
+    PrintJson({{"cleared", *cleared}});
+  } else if (!ctx.quiet()) {
+    fmt::print("forgot {} cached key{}\n", *cleared, *cleared == 1 ? "" : "s");
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterKey(CLI::App& app, Context& ctx) {
@@ -112,6 +125,9 @@ void RegisterKey(CLI::App& app, Context& ctx) {
                   "File holding the new passphrase (otherwise asked on the terminal)");
   add->add_option("--user", args->user, "Label of the new key (default user@host)");
   add->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunKeyAdd(ctx, *args); }; });
+  CLI::App* uncache = key->add_subcommand(
+      "uncache", "Forget the keys this OS user's recent commands left in the kernel keyring");
+  uncache->callback([&ctx] { ctx.action = [&ctx] { return RunKeyUncache(ctx); }; });
   CLI::App* remove = key->add_subcommand("remove", "Remove a passphrase (not the one in use)");
   remove->add_option("ID", args->id, "Key ID (a unique prefix is enough)")->required();
   remove->callback(

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 
 #include "cli/passphrase.h"
+#include "crypto/key_cache.h"
 #include "storage/s3/s3_options.h"
 
 namespace bulwark::cli {
@@ -282,6 +284,17 @@ std::string CurrentUserAtHost() {
 Status Context::Prepare() {
   if (!global.config_file.empty()) {
     BW_ASSIGN_OR_RETURN(config, LoadConfigFile(global.config_file));
+  }
+  // How long a derived key stays in this OS user's kernel keyring (0: not at all).
+  if (const std::string ttl = Env("BULWARK_KEY_CACHE_SECONDS"); !ttl.empty()) {
+    uint32_t seconds = 0;
+    auto [end, ec] = std::from_chars(ttl.data(), ttl.data() + ttl.size(), seconds);
+    if (ec != std::errc() || end != ttl.data() + ttl.size()) {
+      return Error(ErrorCode::kUsage,
+                   "BULWARK_KEY_CACHE_SECONDS must be a number of seconds (0 turns the key "
+                   "cache off), not '" + ttl + "'");
+    }
+    crypto::SetKeyCacheSeconds(seconds);
   }
   return Status::Ok();
 }

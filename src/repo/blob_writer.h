@@ -30,7 +30,7 @@ struct WriterOptions {
   uint32_t packs_per_index = 64;        // write an index file every N packs (crash progress)
   // zstd level for this writer's blobs instead of the repository's (a source that knows its
   // data compresses as well, faster, at another level).
-  std::optional<int> compression_level;
+  std::optional<int> compression_level = std::nullopt;
 };
 
 struct WriterStats {

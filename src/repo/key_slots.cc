@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/host.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
+#include "crypto/key_cache.h"
 #include "repo/repository.h"
 
 namespace bulwark::repo {
@@ -128,6 +130,7 @@ Result<std::pair<crypto::MasterKey, Id>> OpenKeySlots(
   if (ids.empty())
     return Error(ErrorCode::kNoRepository,
                  "no key slots at " + backend.Location() + " (not a repository?)");
+  std::vector<std::pair<Id, KeySlotFile>> slots;
   for (const Id& id : ids) {
     auto stored = backend.Get(KeySlotKey(id));
     if (!stored.ok()) {
@@ -136,16 +139,30 @@ Result<std::pair<crypto::MasterKey, Id>> OpenKeySlots(
     }
     // A damaged or foreign slot must not lock out the others.
     auto slot = ParseKeySlot(*stored);
-    if (!slot.ok()) continue;
-    crypto::SecretKey kek;
-    BW_RETURN_IF_ERROR(crypto::DeriveKeyArgon2id(passphrase, slot->salt, slot->kdf, kek));
-    auto plain = crypto::Open(kek, slot->wrapped, AsBytes(kSlotAad));
-    if (!plain.ok()) continue;
+    if (slot.ok()) slots.emplace_back(id, std::move(*slot));
+  }
+  auto try_open = [&](const KeySlotFile& slot,
+                      const crypto::SecretKey& kek) -> std::optional<crypto::MasterKey> {
+    auto plain = crypto::Open(kek, slot.wrapped, AsBytes(kSlotAad));
+    if (!plain.ok()) return std::nullopt;
     auto master = crypto::MasterKey::Parse(*plain);
     std::fill(plain->begin(), plain->end(), 0);
-    if (!master.ok()) continue;
-    if (accept && !accept(*master)) continue;
-    return std::make_pair(std::move(*master), id);
+    if (!master.ok() || (accept && !accept(*master))) return std::nullopt;
+    return std::move(*master);
+  };
+  // Keys this OS user derived recently (crypto/key_cache.h) first: no Argon2 at all.
+  for (const auto& [id, slot] : slots) {
+    auto kek = crypto::LookupCachedKek(passphrase, slot.salt, slot.kdf);
+    if (!kek) continue;
+    if (auto master = try_open(slot, *kek)) return std::make_pair(std::move(*master), id);
+  }
+  for (const auto& [id, slot] : slots) {
+    crypto::SecretKey kek;
+    BW_RETURN_IF_ERROR(crypto::DeriveKeyArgon2id(passphrase, slot.salt, slot.kdf, kek));
+    if (auto master = try_open(slot, kek)) {
+      crypto::CacheKek(passphrase, slot.salt, slot.kdf, kek);
+      return std::make_pair(std::move(*master), id);
+    }
   }
   return Error(ErrorCode::kWrongPassword,
                "no key slot in " + backend.Location() + " opens with this passphrase");
