@@ -137,20 +137,20 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
                    w["problems"].empty() ? "continuous" : "problems found");
       }
       for (const auto& c : redis) {
-        fmt::print("Redis data of component {}: {} snapshots ({} incremental), {} stream "
-                   "segments ({}){}: {}\n",
-                   c["component"].get<std::string>(), c["snapshots"].get<uint64_t>(),
-                   c["incremental"].get<uint64_t>(), c["segments"].get<uint64_t>(),
-                   FormatBytes(c["stream_bytes"].get<uint64_t>()),
-                   options.read_data ? ", commands parsed" : "",
-                   c["problems"].empty() ? "consistent" : "problems found");
+        fmt::print(
+            "Redis data of component {}: {} snapshots ({} incremental), {} stream "
+            "segments ({}){}: {}\n",
+            c["component"].get<std::string>(), c["snapshots"].get<uint64_t>(),
+            c["incremental"].get<uint64_t>(), c["segments"].get<uint64_t>(),
+            FormatBytes(c["stream_bytes"].get<uint64_t>()),
+            options.read_data ? ", commands parsed" : "",
+            c["problems"].empty() ? "consistent" : "problems found");
       }
     }
   }
   if (rep.ok() && !data_problems.empty()) {
     PrintWarning(fmt::format("check: {} problem{} in the archived WAL or Redis data",
-                             data_problems.size(),
-                             data_problems.size() == 1 ? "" : "s"));
+                             data_problems.size(), data_problems.size() == 1 ? "" : "s"));
     return 4;
   }
   if (!rep.ok()) {

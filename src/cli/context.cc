@@ -292,7 +292,8 @@ Status Context::Prepare() {
     if (ec != std::errc() || end != ttl.data() + ttl.size()) {
       return Error(ErrorCode::kUsage,
                    "BULWARK_KEY_CACHE_SECONDS must be a number of seconds (0 turns the key "
-                   "cache off), not '" + ttl + "'");
+                   "cache off), not '" +
+                       ttl + "'");
     }
     crypto::SetKeyCacheSeconds(seconds);
   }

@@ -32,8 +32,8 @@ long Keyctl(int op, unsigned long a2, unsigned long a3 = 0, unsigned long a4 = 0
 
 std::string Description(std::string_view passphrase, ByteView salt, const Argon2Params& p) {
   Sha256Stream h;
-  const std::string head =
-      fmt::format("bulwark kek cache v1\n{}\n{}\n{}\n", p.ops_limit, p.mem_limit, passphrase.size());
+  const std::string head = fmt::format("bulwark kek cache v1\n{}\n{}\n{}\n", p.ops_limit,
+                                       p.mem_limit, passphrase.size());
   h.Update(AsBytes(head));
   h.Update(AsBytes(passphrase));
   h.Update(salt);
@@ -50,8 +50,8 @@ std::optional<SecretKey> LookupCachedKek(std::string_view passphrase, ByteView s
   if (KeyCacheSeconds() == 0) return std::nullopt;
   const std::string desc = Description(passphrase, salt, params);
   long id = Keyctl(KEYCTL_SEARCH, static_cast<unsigned long>(KEY_SPEC_USER_KEYRING),
-                   reinterpret_cast<unsigned long>(kType), reinterpret_cast<unsigned long>(desc.c_str()),
-                   0);
+                   reinterpret_cast<unsigned long>(kType),
+                   reinterpret_cast<unsigned long>(desc.c_str()), 0);
   if (id < 0) return std::nullopt;
   SecretKey kek;
   long n = Keyctl(KEYCTL_READ, static_cast<unsigned long>(id),

@@ -264,17 +264,17 @@ nlohmann::json SourceJson(const RedisBackupOptions& options, const RedisBackupRe
     return it == r.rdb.aux.end() ? std::string() : it->second;
   };
   nlohmann::json source = {{"endpoint", options.endpoint.Display()},
-          {"replid", r.resync.replid},
-          {"offset", r.resync.offset},
-          {"redis_version", aux("redis-ver")},
-          {"rdb_version", r.rdb.version},
-          {"rdb_bytes", r.rdb.bytes},
-          {"rdb_crc64", fmt::format("{:016x}", r.rdb.checksum)},
-          {"checksum_verified", r.rdb.checksum_verified},
-          {"keys", r.rdb.keys},
-          {"keys_with_expiry", r.rdb.keys_with_expiry},
-          {"keys_per_db", keys},
-          {"transfer", r.diskless ? "diskless" : "disk"}};
+                           {"replid", r.resync.replid},
+                           {"offset", r.resync.offset},
+                           {"redis_version", aux("redis-ver")},
+                           {"rdb_version", r.rdb.version},
+                           {"rdb_bytes", r.rdb.bytes},
+                           {"rdb_crc64", fmt::format("{:016x}", r.rdb.checksum)},
+                           {"checksum_verified", r.rdb.checksum_verified},
+                           {"keys", r.rdb.keys},
+                           {"keys_with_expiry", r.rdb.keys_with_expiry},
+                           {"keys_per_db", keys},
+                           {"transfer", r.diskless ? "diskless" : "disk"}};
   if (!r.full_reason.empty()) source["full_reason"] = r.full_reason;
   return source;
 }
@@ -348,15 +348,14 @@ Result<RedisBackupResult> ReceiveInto(repo::Repository& repo, const RedisBackupO
   repo::Tree tree;
   tree.nodes.push_back(
       FileNode(kRdbFileName, sink.bytes(), std::move(sink.ids()), result.snapshot.time_unix_ns));
-  BW_ASSIGN_OR_RETURN(bool tree_new, AddTree(writer, tree, result.snapshot.tree,
-                                             result.bytes_added));
+  BW_ASSIGN_OR_RETURN(bool tree_new,
+                      AddTree(writer, tree, result.snapshot.tree, result.bytes_added));
   result.bytes_added += sink.bytes_new();
   result.blobs_new = sink.blobs_new() + (tree_new ? 1 : 0);
 
   return Commit(repo, writer, lock, started, SourceJson(options, result), sink.bytes(),
                 sink.bytes(), result);
 }
-
 
 // The snapshot an incremental one continues: the component's newest Redis snapshot.
 struct IncrementalBase {
@@ -387,9 +386,10 @@ Result<std::optional<IncrementalBase>> FindIncrementalBase(const repo::Repositor
     }
     if (static_cast<double>(base.stream_bytes) >
         options.max_stream_ratio * static_cast<double>(rdb_bytes)) {
-      why = fmt::format("the stream since the last full snapshot ({} bytes) exceeds {:g}% of its "
-                        "RDB ({} bytes)",
-                        base.stream_bytes, options.max_stream_ratio * 100, rdb_bytes);
+      why = fmt::format(
+          "the stream since the last full snapshot ({} bytes) exceeds {:g}% of its "
+          "RDB ({} bytes)",
+          base.stream_bytes, options.max_stream_ratio * 100, rdb_bytes);
       return std::optional<IncrementalBase>();
     }
     base.parent = std::move(*it);
@@ -452,8 +452,8 @@ Result<RedisBackupResult> ReceiveIncremental(repo::Repository& repo,
     if (options.progress != nullptr) options.progress->bytes_done.fetch_add(*n);
   }
   if (Status st = commands.Finish(); !st.ok()) {
-    return st.error().Wrap(fmt::format("the replication stream up to offset {}",
-                                       info.master_repl_offset));
+    return st.error().Wrap(
+        fmt::format("the replication stream up to offset {}", info.master_repl_offset));
   }
   BW_RETURN_IF_ERROR(sink.Finish());
 
@@ -539,9 +539,10 @@ Result<RedisBackupResult> BackupRedis(repo::Repository& repo, const RedisBackupO
       if (info.error().code() != ErrorCode::kUsage) return info.error();
       full_reason = info.error().message();
     } else if (!info->has_repl_offset || info->master_repl_offset < base->offset) {
-      full_reason = fmt::format("the server's replication offset ({}) is before the last "
-                                "snapshot's ({})",
-                                info->master_repl_offset, base->offset);
+      full_reason = fmt::format(
+          "the server's replication offset ({}) is before the last "
+          "snapshot's ({})",
+          info->master_repl_offset, base->offset);
     } else {
       BW_ASSIGN_OR_RETURN(PsyncReply reply, client.PsyncFrom(base->replid, base->offset + 1));
       if (!reply.full) {

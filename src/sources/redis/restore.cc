@@ -273,12 +273,10 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
   return plan;
 }
 
-Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo,
-                                           const repo::Snapshot& snapshot) {
+Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo, const repo::Snapshot& snapshot) {
   if (!IsIncrementalRedisSnapshot(snapshot)) {
-    return Error(ErrorCode::kUsage,
-                 fmt::format("snapshot {} is not an incremental Redis snapshot",
-                             snapshot.id.ShortHex()));
+    return Error(ErrorCode::kUsage, fmt::format("snapshot {} is not an incremental Redis snapshot",
+                                                snapshot.id.ShortHex()));
   }
   RedisPitrPlan plan;
   plan.snapshot = snapshot;

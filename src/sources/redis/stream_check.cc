@@ -36,10 +36,10 @@ class CommandCheck {
 };
 
 void CheckCapturedStream(const repo::Repository& repo, const repo::Snapshot& snap,
-                         const std::vector<const repo::RedisStreamRecord*>& records,
-                         bool read_data, RedisCheckResult& out) {
-  const std::string who = fmt::format("Redis stream after snapshot {} ({})", snap.id.ShortHex(),
-                                      snap.component);
+                         const std::vector<const repo::RedisStreamRecord*>& records, bool read_data,
+                         RedisCheckResult& out) {
+  const std::string who =
+      fmt::format("Redis stream after snapshot {} ({})", snap.id.ShortHex(), snap.component);
   uint64_t expected = snap.source.value("offset", uint64_t{0});
   CommandCheck commands;
   bool readable = true;
@@ -57,27 +57,28 @@ void CheckCapturedStream(const repo::Repository& repo, const repo::Snapshot& sna
     }
     if (r->end_offset <= r->start_offset || r->batches.empty() ||
         r->batches.back().offset != r->end_offset) {
-      out.problems.push_back(fmt::format("{}: the segment at offset {} is inconsistent", who,
-                                         r->start_offset));
+      out.problems.push_back(
+          fmt::format("{}: the segment at offset {} is inconsistent", who, r->start_offset));
     }
     expected = std::max(expected, r->end_offset);
     if (!r->is_inline) {
       for (const Id& id : r->blobs) {
         if (!repo.index().HasUsable(repo::BlobType::kData, id)) {
-          out.problems.push_back(fmt::format("{}: the segment at offset {} names blob {}, which "
-                                             "is not in the index",
-                                             who, r->start_offset, id.ShortHex()));
+          out.problems.push_back(
+              fmt::format("{}: the segment at offset {} names blob {}, which "
+                          "is not in the index",
+                          who, r->start_offset, id.ShortHex()));
           break;
         }
       }
     }
     if (!read_data) continue;
-    Status st = repo::ReadRedisStreamBytes(repo, *r, r->end_offset - r->start_offset,
-                                           [&](ByteView b) {
-                                             out.bytes_read += b.size();
-                                             commands.Append(b);
-                                             return Status::Ok();
-                                           });
+    Status st =
+        repo::ReadRedisStreamBytes(repo, *r, r->end_offset - r->start_offset, [&](ByteView b) {
+          out.bytes_read += b.size();
+          commands.Append(b);
+          return Status::Ok();
+        });
     if (!st.ok()) {
       out.problems.push_back(fmt::format("{}: the segment at offset {} does not read: {}", who,
                                          r->start_offset, st.error().message()));
@@ -105,9 +106,9 @@ void CheckIncremental(const repo::Repository& repo, const repo::Snapshot& snap, 
     if (n.name == kStreamFileName) stream = &n;
   }
   if (stream == nullptr || to < from || stream->size != to - from) {
-    out.problems.push_back(fmt::format(
-        "{}: its stream.resp holds {} bytes, its offsets {} to {} say {}", who,
-        stream == nullptr ? 0 : stream->size, from, to, to >= from ? to - from : 0));
+    out.problems.push_back(
+        fmt::format("{}: its stream.resp holds {} bytes, its offsets {} to {} say {}", who,
+                    stream == nullptr ? 0 : stream->size, from, to, to >= from ? to - from : 0));
     return;
   }
   if (!read_data) return;
@@ -119,15 +120,14 @@ void CheckIncremental(const repo::Repository& repo, const repo::Snapshot& snap, 
     commands.Append(*blob);
   }
   if (std::string bad = commands.Finish(); !bad.empty()) {
-    out.problems.push_back(fmt::format("{}: its stream.resp is not whole RESP commands: {}", who,
-                                       bad));
+    out.problems.push_back(
+        fmt::format("{}: its stream.resp is not whole RESP commands: {}", who, bad));
   }
 }
 
 }  // namespace
 
-Result<std::vector<RedisCheckResult>> CheckRedisData(const repo::Repository& repo,
-                                                     bool read_data) {
+Result<std::vector<RedisCheckResult>> CheckRedisData(const repo::Repository& repo, bool read_data) {
   BW_ASSIGN_OR_RETURN(auto all, repo::LoadAllSnapshots(repo));
   std::map<std::string, std::vector<const repo::Snapshot*>> by_component;
   for (const auto& s : all) {
@@ -140,8 +140,8 @@ Result<std::vector<RedisCheckResult>> CheckRedisData(const repo::Repository& rep
     out.snapshots = snaps.size();
     auto records = repo::ListRedisStreamRecords(repo, component);
     if (!records.ok()) {
-      out.problems.push_back(fmt::format("Redis stream of component {}: {}", component,
-                                         records.error().message()));
+      out.problems.push_back(
+          fmt::format("Redis stream of component {}: {}", component, records.error().message()));
     }
     for (const repo::Snapshot* s : snaps) {
       if (IsIncrementalRedisSnapshot(*s)) {

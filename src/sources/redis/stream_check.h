@@ -25,7 +25,6 @@ struct RedisCheckResult {
   std::vector<std::string> problems;
 };
 
-Result<std::vector<RedisCheckResult>> CheckRedisData(const repo::Repository& repo,
-                                                     bool read_data);
+Result<std::vector<RedisCheckResult>> CheckRedisData(const repo::Repository& repo, bool read_data);
 
 }  // namespace bulwark::sources::redis
