@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
-  libzstd-dev libssl-dev libsodium-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+  libzstd-dev libssl-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format ccache

@@ -263,6 +263,7 @@ const NamedRepository* FileConfig::FindRepository(std::string_view name) const {
 
 crypto::Argon2Params DefaultKdfParams() {
   crypto::Argon2Params p;
+  p.lanes = 2;  // the same memory and passes, derived by two threads
   if (Env("BULWARK_TEST_KDF") == "fast") {
     p.ops_limit = 1;
     p.mem_limit = 64u << 10;

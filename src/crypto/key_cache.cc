@@ -32,8 +32,8 @@ long Keyctl(int op, unsigned long a2, unsigned long a3 = 0, unsigned long a4 = 0
 
 std::string Description(std::string_view passphrase, ByteView salt, const Argon2Params& p) {
   Sha256Stream h;
-  const std::string head = fmt::format("bulwark kek cache v1\n{}\n{}\n{}\n", p.ops_limit,
-                                       p.mem_limit, passphrase.size());
+  const std::string head = fmt::format("bulwark kek cache v1\n{}\n{}\n{}\n{}\n", p.ops_limit,
+                                       p.mem_limit, p.lanes, passphrase.size());
   h.Update(AsBytes(head));
   h.Update(AsBytes(passphrase));
   h.Update(salt);

@@ -36,9 +36,15 @@ struct MasterKey {
 struct Argon2Params {
   uint64_t ops_limit = 3;            // iterations
   uint64_t mem_limit = 64ull << 20;  // bytes
+  // Parallel lanes (RFC 9106's p), each filled by its own thread. Slots without the field are
+  // p = 1, the form libsodium's crypto_pwhash computes; new slots use 2.
+  uint32_t lanes = 1;
 };
+inline constexpr uint32_t kMaxArgonLanes = 16;
 
-// Fills `out` with Argon2id(passphrase, salt). salt must be 16 bytes.
+// Fills `out` with Argon2id v1.3 (passphrase, salt) (libargon2, `lanes` threads, its working
+// memory in transparent huge pages where the kernel allows: on virtual machines where every
+// 4 KiB page fault is expensive, that is most of the cost). salt must be 16 bytes.
 Status DeriveKeyArgon2id(std::string_view passphrase, ByteView salt, const Argon2Params& params,
                          SecretKey& out);
 

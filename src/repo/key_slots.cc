@@ -54,6 +54,7 @@ Bytes EncodeKeySlot(const KeySlotFile& slot) {
       {"salt", HexEncode(slot.salt)},    {"wrapped", HexEncode(slot.wrapped)},
       {"label", HexEncode(slot.label)},
   };
+  if (slot.kdf.lanes != 1) j["lanes"] = slot.kdf.lanes;  // absent: 1, as older slots
   return ToBytes(j.dump());
 }
 
@@ -86,6 +87,12 @@ Result<KeySlotFile> ParseKeySlot(ByteView stored) {
   if (!get_u64("mem_limit", slot.kdf.mem_limit) || slot.kdf.mem_limit < kMinMem ||
       slot.kdf.mem_limit > kMaxMem)
     return Corrupt("bad mem_limit");
+  uint64_t lanes = 1;
+  if (j.contains("lanes") &&
+      (!get_u64("lanes", lanes) || lanes < 1 || lanes > crypto::kMaxArgonLanes ||
+       slot.kdf.mem_limit < lanes * 8 * 1024))
+    return Corrupt("bad lanes");
+  slot.kdf.lanes = static_cast<uint32_t>(lanes);
   if (!get_hex("salt", slot.salt) || slot.salt.size() != 16) return Corrupt("bad salt");
   if (!get_hex("wrapped", slot.wrapped) || slot.wrapped.size() < crypto::kSealOverhead)
     return Corrupt("bad wrapped key");
@@ -98,7 +105,8 @@ Result<Id> WriteKeySlot(storage::Backend& backend, const crypto::MasterKey& mast
                         std::string_view passphrase, const crypto::Argon2Params& kdf,
                         const std::string& user) {
   if (kdf.ops_limit < kMinOps || kdf.ops_limit > kMaxOps || kdf.mem_limit < kMinMem ||
-      kdf.mem_limit > kMaxMem)
+      kdf.mem_limit > kMaxMem || kdf.lanes < 1 || kdf.lanes > crypto::kMaxArgonLanes ||
+      kdf.mem_limit < uint64_t{kdf.lanes} * 8 * 1024)
     return Error(ErrorCode::kUsage, "key derivation parameters out of range");
   KeySlotFile slot;
   slot.kdf = kdf;

@@ -23,6 +23,20 @@ TEST(Argon2idTest, ReferenceVectors) {
             "b349df39d6d5b9fbb7f19d2f8b446773f39099e9b6baad3737001aee8bc5a9ae");
 }
 
+// Two lanes (what new key slots use): the same reference tool with -p 2.
+TEST(Argon2idTest, TwoLanesMatchTheReference) {
+  EXPECT_EQ(DeriveHex("password", "somesaltsomesalt",
+                      {.ops_limit = 2, .mem_limit = 64ull << 20, .lanes = 2}),
+            "02ebcec0c5c140e2db6759e211ac43056ccc03290d3e08f5e7e6a6c128ac4a74");
+  SecretKey out;
+  EXPECT_FALSE(DeriveKeyArgon2id("x", AsBytes("0123456789abcdef"),
+                                 {.ops_limit = 1, .mem_limit = 8ull << 20, .lanes = 0}, out)
+                   .ok());
+  EXPECT_FALSE(DeriveKeyArgon2id("x", AsBytes("0123456789abcdef"),
+                                 {.ops_limit = 1, .mem_limit = 8ull << 20, .lanes = 17}, out)
+                   .ok());
+}
+
 TEST(Argon2idTest, SensitiveToEveryInput) {
   Argon2Params p{.ops_limit = 1, .mem_limit = 8ull << 20};
   std::string base = DeriveHex("pass", "0123456789abcdef", p);

@@ -88,6 +88,15 @@ TEST(KeySlotsTest, ParseRejectsHostileParameters) {
   EXPECT_FALSE(ParseKeySlot(EncodeKeySlot(short_salt)).ok());
   EXPECT_FALSE(ParseKeySlot(AsBytes("not json")).ok());
   EXPECT_FALSE(ParseKeySlot(AsBytes(R"({"version":1,"kdf":"scrypt"})")).ok());
+  // Lanes: absent means 1 (older slots); 2 round-trips; out of range is damage.
+  EXPECT_EQ(ParseKeySlot(EncodeKeySlot(slot))->kdf.lanes, 1u);
+  KeySlotFile two = slot;
+  two.kdf.lanes = 2;
+  ASSERT_TRUE(ParseKeySlot(EncodeKeySlot(two)).ok());
+  EXPECT_EQ(ParseKeySlot(EncodeKeySlot(two))->kdf.lanes, 2u);
+  KeySlotFile many = slot;
+  many.kdf.lanes = 17;
+  EXPECT_EQ(ParseKeySlot(EncodeKeySlot(many)).error().code(), ErrorCode::kIntegrity);
 }
 
 TEST(KeySlotsTest, DamagedSlotDoesNotLockOutOthers) {
