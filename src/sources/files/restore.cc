@@ -47,8 +47,10 @@ constexpr size_t kFilesPerCreateTask = 128;
 
 // The target's file system is synced in the background each time this much more was written.
 // That thread is also what starts writeback: workers that start it themselves (per-file
-// sync_file_range) block in the block layer's writeback throttling instead of decoding.
-constexpr uint64_t kBackgroundSyncBytes = 128u << 20;
+// sync_file_range) block in the block layer's writeback throttling instead of decoding. The
+// final sync waits for at most this much: 64 MiB restored 1.4 GiB 4% faster than 128 MiB (and
+// as fast as 32 MiB).
+constexpr uint64_t kBackgroundSyncBytes = 64u << 20;
 
 // One regular file being restored in the current batch.
 
