@@ -273,7 +273,8 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
   return plan;
 }
 
-Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo, const repo::Snapshot& snapshot) {
+Result<RedisPitrPlan> PlanRedisIncremental(const repo::Repository& repo,
+                                           const repo::Snapshot& snapshot) {
   if (!IsIncrementalRedisSnapshot(snapshot)) {
     return Error(ErrorCode::kUsage, fmt::format("snapshot {} is not an incremental Redis snapshot",
                                                 snapshot.id.ShortHex()));
@@ -298,7 +299,7 @@ Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo, const repo::S
   return plan;
 }
 
-Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
+Status ReadRedisStream(const repo::Repository& repo, const RedisPitrPlan& plan,
                        const std::function<Status(ByteView)>& sink) {
   uint64_t read = 0;
   for (const Id& id : plan.snapshot_stream) {

@@ -78,11 +78,12 @@ Result<RedisPitrPlan> PlanRedisPitr(repo::Repository& repo,
 
 // An incremental snapshot restores like a point in time: its dump.rdb, then its stream.resp
 // (from its base offset to its own offset). kUsage for any other snapshot.
-Result<RedisPitrPlan> PlanRedisIncremental(repo::Repository& repo, const repo::Snapshot& snapshot);
+Result<RedisPitrPlan> PlanRedisIncremental(const repo::Repository& repo,
+                                           const repo::Snapshot& snapshot);
 
 // Passes the plan's stream bytes (from_offset, to_offset] to `sink` in order, in pieces cut
 // anywhere. kIntegrity for unreadable stream data.
-Status ReadRedisStream(repo::Repository& repo, const RedisPitrPlan& plan,
+Status ReadRedisStream(const repo::Repository& repo, const RedisPitrPlan& plan,
                        const std::function<Status(ByteView)>& sink);
 
 // Point-in-time restore. `base` is an explicit full snapshot, or nullopt to pick the newest full

@@ -7,9 +7,9 @@
 
 #include "repo/redis_stream_store.h"
 #include "repo/snapshot.h"
-#include "sources/files/list.h"
 #include "sources/redis/backup.h"
 #include "sources/redis/resp_stream.h"
+#include "sources/redis/restore.h"
 
 namespace bulwark::sources::redis {
 
@@ -97,29 +97,22 @@ void CheckIncremental(const repo::Repository& repo, const repo::Snapshot& snap, 
                       RedisCheckResult& out) {
   const std::string who =
       fmt::format("incremental Redis snapshot {} ({})", snap.id.ShortHex(), snap.component);
-  const uint64_t from = snap.source.value("base_offset", uint64_t{0});
-  const uint64_t to = snap.source.value("offset", uint64_t{0});
-  auto tree = files::LoadTree(repo, snap.tree);
-  if (!tree.ok()) return;  // the generic check reports unreadable trees
-  const repo::Node* stream = nullptr;
-  for (const auto& n : tree->nodes) {
-    if (n.name == kStreamFileName) stream = &n;
-  }
-  if (stream == nullptr || to < from || stream->size != to - from) {
-    out.problems.push_back(
-        fmt::format("{}: its stream.resp holds {} bytes, its offsets {} to {} say {}", who,
-                    stream == nullptr ? 0 : stream->size, from, to, to >= from ? to - from : 0));
+  // Finds stream.resp and checks its length against the offsets, as a restore would.
+  auto plan = PlanRedisIncremental(repo, snap);
+  if (!plan.ok()) {
+    out.problems.push_back(fmt::format("{}: {}", who, plan.error().message()));
     return;
   }
   if (!read_data) return;
   CommandCheck commands;
-  for (const Id& id : stream->content) {
-    auto blob = repo.LoadBlob(repo::BlobType::kData, id);
-    if (!blob.ok()) return;  // the generic check reports unreadable blobs
-    out.bytes_read += blob->size();
-    commands.Append(*blob);
-  }
-  if (std::string bad = commands.Finish(); !bad.empty()) {
+  Status read = ReadRedisStream(repo, *plan, [&](ByteView b) {
+    out.bytes_read += b.size();
+    commands.Append(b);
+    return Status::Ok();
+  });
+  if (!read.ok()) {
+    out.problems.push_back(fmt::format("{}: {}", who, read.error().message()));
+  } else if (std::string bad = commands.Finish(); !bad.empty()) {
     out.problems.push_back(
         fmt::format("{}: its stream.resp is not whole RESP commands: {}", who, bad));
   }
