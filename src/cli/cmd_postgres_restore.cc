@@ -37,6 +37,7 @@ struct PgRestoreArgs {
   bool delta = false;
   std::vector<std::string> tablespace_map;
   int workers = 0;
+  bool rehash = false;
 };
 
 std::string Env(const char* name) {
@@ -112,6 +113,7 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   options.snapshot = args.snapshot;
   options.target_dir = args.target;
   options.workers = args.workers;
+  options.rehash = args.rehash;
   options.timeline = args.timeline;
 
   auto repo = ctx.OpenRepositoryForReading();
@@ -204,6 +206,7 @@ CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx) {
                   "link pg_tblspc/OID to it (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--workers", args->workers, "Parallel restore workers");
+  sub->add_flag("--rehash", args->rehash, kRehashHelp);
   sub->callback([&ctx, args] { ctx.action = [&ctx, args] { return RunPgRestore(ctx, *args); }; });
   return sub;
 }

@@ -23,6 +23,7 @@ struct RestoreArgs {
   std::string component;
   std::string path;
   int workers = 0;
+  bool rehash = false;
 };
 
 int RunRestore(Context& ctx, const RestoreArgs& args) {
@@ -43,6 +44,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
   options.includes = args.includes;
   options.subpath = args.path;
   options.workers = args.workers;
+  options.rehash = args.rehash;
   Progress progress;
   options.progress = &progress;
   ProgressPrinter printer(progress, "restore:", ctx.quiet());
@@ -108,6 +110,7 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
   sub->add_option("--path", args->path,
                   "Only restore this snapshot path; its contents land directly in the target");
   sub->add_option("--workers", args->workers, "Parallel restore workers");
+  sub->add_flag("--rehash", args->rehash, kRehashHelp);
   CLI::App* postgres = RegisterRestorePostgres(sub, ctx);
   CLI::App* redis = RegisterRestoreRedis(sub, ctx);
   sub->callback([&ctx, args, postgres, redis] {

@@ -36,4 +36,9 @@ CLI::App* RegisterRestorePostgres(CLI::App* restore, Context& ctx);
 void RegisterBackupRedis(CLI::App* backup, Context& ctx);
 CLI::App* RegisterRestoreRedis(CLI::App* restore, Context& ctx);
 
+// Help of `restore --rehash`, shared by the restores that take it.
+inline constexpr const char* kRehashHelp =
+    "Also recompute every chunk's keyed content hash (each chunk's authentication tag, which "
+    "binds its ID, is always checked)";
+
 }  // namespace bulwark::cli

@@ -65,6 +65,9 @@ size_t EncodeBlob(const crypto::SecretKey& key, BlobType type, const Id& id, Byt
     ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+    // 4 bytes of XXH64 of the plaintext, checked by every decompression: restores, which
+    // rely on the authentication tag instead of rehashing, still check what zstd produced.
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     size_t c = ZSTD_compress2(cctx, framed.data() + 1, limit, plaintext.data(), n);
     if (!ZSTD_isError(c) && c < limit) {
       framed[0] = kFrameZstd;

@@ -92,13 +92,22 @@ class Repository {
   Result<Bytes> LoadBlob(BlobType type, const Id& id) const;
   // Decodes a sealed blob already fetched (restore fetches whole pack ranges itself).
   Result<Bytes> DecodeBlob(BlobType type, const Id& id, ByteView sealed) const;
+  // What the restore-path decoders below check. Always the AEAD tag, which covers every byte
+  // and binds the blob's type and ID (associated data): a blob that opens is the one a key
+  // holder sealed under that ID, unmodified. Compressed frames written since 2026-11-30 also
+  // carry zstd's checksum of the plaintext, which decompression checks. kRehash recomputes
+  // the keyed hash of the plaintext as well, which additionally catches a writer that hashed
+  // other bytes than it sealed (a bug, or memory corrupted in between); it costs about a third
+  // of a restore's CPU time. DecodeBlob, LoadBlob (check, copy, prune, trees) always rehash.
+  enum class BlobCheck { kTag, kRehash };
+
   // The same into per-thread reusable buffers, also checking the indexed raw length; the view
   // points into `buffers`.
   Result<ByteView> DecodeBlobInto(BlobType type, const Id& id, ByteView sealed, uint32_t raw_length,
-                                  DecodeBuffers& buffers) const;
+                                  DecodeBuffers& buffers, BlobCheck check) const;
   // The same into `dest`, sized to the indexed raw length; on error `dest` holds garbage.
   Status DecodeBlobTo(BlobType type, const Id& id, ByteView sealed, MutableByteView dest,
-                      DecodeBuffers& buffers) const;
+                      DecodeBuffers& buffers, BlobCheck check) const;
 
   // How messages name this repository (a configured name, else its location).
   void SetDisplayName(std::string name) { display_name_ = std::move(name); }

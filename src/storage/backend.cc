@@ -13,6 +13,8 @@ Result<ByteView> Backend::GetRangeInto(const std::string& key, uint64_t offset, 
   return ByteView(buffer);
 }
 
+void Backend::Prefetch(const std::string&, uint64_t, uint64_t) {}
+
 Status Backend::EnableObjectLock(const ObjectLock&, bool) {
   return Error(ErrorCode::kUsage, "object lock needs an S3 repository (s3://bucket/prefix); " +
                                       Location() + " cannot hold locked objects");

@@ -57,6 +57,11 @@ class Backend {
   virtual Result<ByteView> GetRangeInto(const std::string& key, uint64_t offset, uint64_t length,
                                         Bytes& buffer);
 
+  // A hint that `length` bytes from `offset` of `key` will be read soon: backends that can
+  // start fetching them without waiting (a local disk's readahead) do; errors are ignored,
+  // since the read itself reports them. The default does nothing.
+  virtual void Prefetch(const std::string& key, uint64_t offset, uint64_t length);
+
   // Every object whose key starts with `prefix` (e.g. "snapshots/"), in no particular order.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
 

@@ -76,11 +76,13 @@ check_names_damage() {
   [[ -s "$T/damaged.paths" ]] || fail "check --json lists no affected paths"
 }
 
-# restore_refuses_damage: restore exits 4, names refused files (all among check's paths),
-# does not create them, and restores everything else exactly.
+# restore_refuses_damage [--rehash]: restore exits 4, names refused files (all among check's
+# paths), does not create them, and restores everything else exactly. By default the restore
+# relies on each chunk's authentication tag; with --rehash it also recomputes content hashes:
+# the same files are refused either way.
 restore_refuses_damage() {
   rm -rf "$T/restore"
-  expect_exit 4 restore "$victim" --target "$T/restore" --path "$SRC"
+  expect_exit 4 restore "$victim" --target "$T/restore" --path "$SRC" "$@"
   assert_grep "damaged" "$T/err"
   local refused=0
   for f in "$SRC"/data/*.bin "$SRC"/etc/*.txt; do
@@ -105,6 +107,7 @@ reset_repo
 flip_byte "$(victim_pack)"
 check_names_damage
 restore_refuses_damage
+restore_refuses_damage --rehash
 
 log "truncated data pack"
 reset_repo
@@ -115,6 +118,7 @@ truncate -s $((size / 2)) "$pack"
 expect_exit 4 check
 check_names_damage
 restore_refuses_damage
+restore_refuses_damage --rehash
 
 log "bit flip in an index file"
 reset_repo

@@ -282,7 +282,8 @@ TEST(CopyTest, DamagedBlobIsReadFromFallback) {
   auto sealed = a->backend().GetRange(PackKey(loc->pack), loc->offset, loc->length);
   ASSERT_TRUE(sealed.ok());
   DecodeBuffers buffers;
-  auto plain = a->DecodeBlobInto(BlobType::kData, id, *sealed, loc->raw_length, buffers);
+  auto plain = a->DecodeBlobInto(BlobType::kData, id, *sealed, loc->raw_length, buffers,
+                                 Repository::BlobCheck::kRehash);
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_TRUE(std::equal(plain->begin(), plain->end(), chunk.begin(), chunk.end()));
 
@@ -290,7 +291,8 @@ TEST(CopyTest, DamagedBlobIsReadFromFallback) {
   std::filesystem::remove(dir.Sub("a") + "/" + PackKey(loc->pack));
   auto gone = a->backend().GetRange(PackKey(loc->pack), loc->offset, loc->length);
   ASSERT_TRUE(gone.ok());
-  auto plain2 = a->DecodeBlobInto(BlobType::kData, id, *gone, loc->raw_length, buffers);
+  auto plain2 = a->DecodeBlobInto(BlobType::kData, id, *gone, loc->raw_length, buffers,
+                                  Repository::BlobCheck::kTag);
   ASSERT_TRUE(plain2.ok()) << plain2.error().message();
   bool said_unreadable = false;
   for (const auto& n : notices)

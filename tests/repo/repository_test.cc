@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "repo/key_slots.h"
 #include "repo/pack.h"
@@ -264,6 +265,50 @@ TEST(RepositoryTest, DecodeBlobChecksTheKeyedHash) {
   auto bad = repo->DecodeBlob(BlobType::kData, wrong, mislabeled);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code(), ErrorCode::kIntegrity);
+
+  // The restore-path decoders: kRehash refuses the mislabeled blob; kTag takes it, since its
+  // tag is sound (only rehashing can tell a writer that hashed other bytes than it sealed).
+  DecodeBuffers buffers;
+  Bytes dest(7);
+  using Check = Repository::BlobCheck;
+  EXPECT_EQ(repo->DecodeBlobTo(BlobType::kData, wrong, mislabeled, dest, buffers, Check::kRehash)
+                .error()
+                .code(),
+            ErrorCode::kIntegrity);
+  EXPECT_FALSE(
+      repo->DecodeBlobInto(BlobType::kData, wrong, mislabeled, 7, buffers, Check::kRehash).ok());
+  EXPECT_TRUE(
+      repo->DecodeBlobTo(BlobType::kData, wrong, mislabeled, dest, buffers, Check::kTag).ok());
+  EXPECT_EQ(AsString(dest), "content");
+  // Every other damage fails either way: another ID, another type, a flipped byte.
+  for (Check check : {Check::kTag, Check::kRehash}) {
+    EXPECT_TRUE(repo->DecodeBlobTo(BlobType::kData, id, sealed, dest, buffers, check).ok());
+    EXPECT_FALSE(repo->DecodeBlobTo(BlobType::kData, wrong, sealed, dest, buffers, check).ok());
+    EXPECT_FALSE(repo->DecodeBlobTo(BlobType::kTree, id, sealed, dest, buffers, check).ok());
+    for (size_t i = 0; i < sealed.size(); ++i) {
+      Bytes flipped = sealed;
+      flipped[i] ^= 0x01;
+      auto r = repo->DecodeBlobInto(BlobType::kData, id, flipped, 7, buffers, check);
+      ASSERT_FALSE(r.ok()) << "byte " << i;
+      EXPECT_EQ(r.error().code(), ErrorCode::kIntegrity);
+    }
+  }
+}
+
+TEST(RepositoryTest, CompressedBlobsCarryAContentChecksum) {
+  TempDir dir;
+  auto repo = MakeRepo(dir.path());
+  ASSERT_TRUE(repo);
+  const std::string text(4096, 'a');
+  Id id = repo->BlobId(AsBytes(text));
+  Bytes sealed;
+  EncodeBlob(repo->key().encryption, BlobType::kData, id, AsBytes(text), 3, sealed);
+  auto opened =
+      crypto::Open(repo->key().encryption, sealed, BlobAssociatedData(BlobType::kData, id));
+  ASSERT_TRUE(opened.ok());
+  ASSERT_EQ((*opened)[0], 1);  // zstd frame
+  // Frame header descriptor, bit 2: content checksum present (RFC 8878, 3.1.1.1.1).
+  EXPECT_NE((*opened)[1 + 4] & 0x04, 0);
 }
 
 }  // namespace

@@ -641,7 +641,7 @@ class Restorer {
       ByteView sealed = range->subspan(u->offset - start, u->length);
       if (u->file->meta.sparse || u->raw_length > kMaxRunBytes) {
         auto plain = repo_.DecodeBlobInto(repo::BlobType::kData, u->id, sealed, u->raw_length,
-                                          decode_buffers);
+                                          decode_buffers, blob_check_);
         if (plain.ok()) {
           WriteUse(*u, *plain);
         } else {
@@ -656,8 +656,8 @@ class Restorer {
         run.offset = u->file_offset;
       }
       MutableByteView dest(run_buffer.data() + run.size, u->raw_length);
-      Status decoded =
-          repo_.DecodeBlobTo(repo::BlobType::kData, u->id, sealed, dest, decode_buffers);
+      Status decoded = repo_.DecodeBlobTo(repo::BlobType::kData, u->id, sealed, dest,
+                                          decode_buffers, blob_check_);
       if (decoded.ok()) {
         run.size += dest.size();
         ++run.uses;
@@ -679,7 +679,7 @@ class Restorer {
       while (gend != end && gend->offset == g->offset && gend->id == g->id) ++gend;
       auto one = repo_.backend().GetRangeInto(key, g->offset, g->length, single_buffer);
       auto plain = one.ok() ? repo_.DecodeBlobInto(repo::BlobType::kData, g->id, *one,
-                                                   g->raw_length, decode_buffers)
+                                                   g->raw_length, decode_buffers, blob_check_)
                             : Result<ByteView>(one.error());
       if (!plain.ok()) {
         LoseBlob(pack, g, gend, plain.error());
@@ -698,6 +698,12 @@ class Restorer {
     // The tasks: empty files (no data to wait for) in groups, then per pack the ranges of
     // nearby blobs. Counted before the first is submitted, so the batch cannot look done early.
     std::vector<std::function<void()>> tasks;
+    struct Prefetch {
+      std::string key;
+      uint64_t offset;
+      uint64_t length;
+    };
+    std::vector<Prefetch> prefetches;
     std::vector<FileTask*>& empty = batch.empty_files;
     for (auto& f : batch.files) {
       if (f->remaining.load() == 0) empty.push_back(f.get());
@@ -728,8 +734,14 @@ class Restorer {
         const BlobUse* b = uses.data() + i;
         const BlobUse* e = uses.data() + j;
         tasks.push_back([this, p, b, e] { RunRange(p, b, e); });
+        prefetches.push_back({repo::PackKey(pack), range_start, range_end - range_start});
         i = j;
       }
+    }
+    // Storage starts on the batch's ranges at once, ahead of the workers: reads that wait
+    // behind the restore's own writeback cost more than the disk time they need.
+    for (const auto& [key, offset, length] : prefetches) {
+      repo_.backend().Prefetch(key, offset, length);
     }
     batch.tasks_left.store(tasks.size());
     running_.push_back(std::move(current_));
@@ -806,6 +818,8 @@ class Restorer {
   Progress* progress_;
   const bool is_root_;
   const int workers_;
+  const repo::Repository::BlobCheck blob_check_ =
+      options_.rehash ? repo::Repository::BlobCheck::kRehash : repo::Repository::BlobCheck::kTag;
 
   std::mutex mu_;
   FilesRestoreResult result_;

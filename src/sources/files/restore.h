@@ -30,7 +30,10 @@ struct FilesRestoreOptions {
   // Restore only this snapshot path ("/etc/app"): a directory's contents land directly in
   // target, a file lands as target/<name>. Empty or "/": the whole tree (target/etc/app/...).
   std::string subpath;
-  int workers = 0;               // parallel pack fetch+decode+write; 0 = a sensible default
+  int workers = 0;  // parallel pack fetch+decode+write; 0 = a sensible default
+  // Also recompute each chunk's keyed content hash (repo::Repository::BlobCheck::kRehash);
+  // otherwise chunks are checked by their authentication tag, which binds their ID.
+  bool rehash = false;
   Progress* progress = nullptr;  // optional
 };
 

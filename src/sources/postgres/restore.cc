@@ -452,6 +452,7 @@ Result<PgRestoreResult> RestorePostgres(repo::Repository& repo, const PgRestoreO
     fo.paths.insert(loc.paths.begin(), loc.paths.end());
     if (loc.snap_root != "/") fo.subpath = loc.snap_root;
     fo.workers = options.workers;
+    fo.rehash = options.rehash;
     fo.progress = options.progress;
     BW_ASSIGN_OR_RETURN(auto fr, files::RestoreSnapshot(repo, snap, fo));
     if (!fr.damaged.empty()) {

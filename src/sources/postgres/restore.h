@@ -51,6 +51,7 @@ struct PgRestoreOptions {
   // shell words) followed by "wal-get --component <component> %f %p".
   std::string wal_get_prefix;
   int workers = 0;
+  bool rehash = false;  // FilesRestoreOptions::rehash
   Progress* progress = nullptr;
 };
 

@@ -18,6 +18,7 @@ class LocalBackend : public Backend {
   Status Put(const std::string& key, ByteView data) override;
   Result<Bytes> Get(const std::string& key) override;
   Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) override;
+  void Prefetch(const std::string& key, uint64_t offset, uint64_t length) override;
   Result<ByteView> GetRangeInto(const std::string& key, uint64_t offset, uint64_t length,
                                 Bytes& buffer) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;

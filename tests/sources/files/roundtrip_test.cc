@@ -1,8 +1,10 @@
 // Backup + restore round trips over generated trees with the awkward cases.
 #include <sys/sysmacros.h>
 
+#include <filesystem>
 #include <thread>
 
+#include "repo/blob_writer.h"
 #include "sources/files/backup.h"
 #include "sources/files/dump.h"
 #include "sources/files/files_test_util.h"
@@ -411,6 +413,36 @@ TEST_F(FilesRoundTripTest, StdinStreamRoundTrip) {
   ASSERT_TRUE(r2->snapshot.parent.has_value());
   EXPECT_EQ(*r2->snapshot.parent, r->snapshot.id);
   EXPECT_EQ(BackupStream(*repo_, 0, "a/b", opt).error().code(), ErrorCode::kUsage);
+}
+
+// A chunk sealed under the ID of other bytes (what a writer that hashed one buffer and
+// stored another would leave): its tag is sound, so only --rehash (and check --read-data)
+// can tell. Damage to the stored bytes is refused either way (corruption_test.sh).
+TEST_F(FilesRoundTripTest, RehashRefusesAChunkStoredUnderAnotherId) {
+  const Bytes real = RandomData(4000, 21);
+  const Bytes other = RandomData(4000, 22);
+  {
+    repo::BlobWriter writer(*repo_, repo::WriterOptions{});
+    ASSERT_TRUE(writer.Add(repo::BlobType::kData, repo_->BlobId(real), other).ok());
+    ASSERT_TRUE(writer.Flush().ok());
+  }
+  WriteFile(src_ + "/f", real);  // one chunk: deduplicated against the mislabeled blob
+  FilesBackupResult b = Backup({src_});
+
+  FilesRestoreOptions ropt;
+  ropt.target = tmp_ + "/tag";
+  auto by_tag = RestoreSnapshot(*repo_, b.snapshot, ropt);
+  ASSERT_TRUE(by_tag.ok()) << by_tag.error().message();
+  EXPECT_TRUE(by_tag->damaged.empty());
+  EXPECT_EQ(ReadFileBytes(ropt.target + src_ + "/f"), other);
+
+  ropt.target = tmp_ + "/rehash";
+  ropt.rehash = true;
+  auto rehashed = RestoreSnapshot(*repo_, b.snapshot, ropt);
+  ASSERT_TRUE(rehashed.ok()) << rehashed.error().message();
+  ASSERT_EQ(rehashed->damaged.size(), 1u);
+  EXPECT_NE(rehashed->damaged[0].find(src_ + "/f"), std::string::npos) << rehashed->damaged[0];
+  EXPECT_FALSE(std::filesystem::exists(ropt.target + src_ + "/f"));
 }
 
 }  // namespace
