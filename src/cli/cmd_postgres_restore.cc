@@ -121,7 +121,10 @@ int RunPgRestore(Context& ctx, const PgRestoreArgs& args) {
   repo::Repository& r = **repo;
   AuditScope audit(ctx, "restore", args.component);
   audit.record().storage_location = r.backend().Location();
-  audit.record().details = {{"kind", "postgres"}, {"target", args.target}, {"delta", args.delta}};
+  audit.record().details = {{"kind", "postgres"},
+                            {"target", args.target},
+                            {"delta", args.delta},
+                            {"rehash", args.rehash}};
   if (Status st = r.LoadIndex(); !st.ok()) return audit.Fail(r, st.error(), "loading the index");
 
   Progress progress;

@@ -37,7 +37,8 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
   if (!snap.ok()) return audit.Fail(r, snap.error(), "restore");
   audit.record().component = snap->component;
   audit.record().checksum = "sha256:" + snap->id.Hex();
-  audit.record().details = {{"snapshot", snap->id.Hex()}, {"target", args.target}};
+  audit.record().details = {
+      {"snapshot", snap->id.Hex()}, {"target", args.target}, {"rehash", args.rehash}};
 
   sources::files::FilesRestoreOptions options;
   options.target = args.target;

@@ -96,6 +96,12 @@ restore_refuses_damage() {
     fi
   done
   [[ $refused -ge 1 ]] || fail "restore did not name any refused file"
+  # The audit record says how the restore checked the data.
+  expect_exit 0 audit log --json
+  local rehashed
+  rehashed=$(json "$T/out" '[r for r in d if r["operation"] == "restore"][-1]["details"]["rehash"]')
+  [[ $rehashed == "$([[ $* == *--rehash* ]] && echo True || echo False)" ]] ||
+    fail "audit record of the restore says rehash=$rehashed (args: $*)"
   # The bystander is untouched.
   rm -rf "$T/restore-other"
   expect_exit 0 restore "$bystander" --target "$T/restore-other" --path "$T/other"
