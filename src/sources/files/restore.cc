@@ -698,12 +698,6 @@ class Restorer {
     // The tasks: empty files (no data to wait for) in groups, then per pack the ranges of
     // nearby blobs. Counted before the first is submitted, so the batch cannot look done early.
     std::vector<std::function<void()>> tasks;
-    struct Prefetch {
-      std::string key;
-      uint64_t offset;
-      uint64_t length;
-    };
-    std::vector<Prefetch> prefetches;
     std::vector<FileTask*>& empty = batch.empty_files;
     for (auto& f : batch.files) {
       if (f->remaining.load() == 0) empty.push_back(f.get());
@@ -734,14 +728,12 @@ class Restorer {
         const BlobUse* b = uses.data() + i;
         const BlobUse* e = uses.data() + j;
         tasks.push_back([this, p, b, e] { RunRange(p, b, e); });
-        prefetches.push_back({repo::PackKey(pack), range_start, range_end - range_start});
+        // Storage starts on every range of the batch now, ahead of the workers (the tasks
+        // are submitted below): reads that wait behind the restore's own writeback cost more
+        // than the disk time they need.
+        repo_.backend().Prefetch(repo::PackKey(pack), range_start, range_end - range_start);
         i = j;
       }
-    }
-    // Storage starts on the batch's ranges at once, ahead of the workers: reads that wait
-    // behind the restore's own writeback cost more than the disk time they need.
-    for (const auto& [key, offset, length] : prefetches) {
-      repo_.backend().Prefetch(key, offset, length);
     }
     batch.tasks_left.store(tasks.size());
     running_.push_back(std::move(current_));
